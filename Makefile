@@ -1,0 +1,66 @@
+# vertex-gateway: every target installs what it needs into .venv (Python) and node_modules (buf).
+# Quick start: `make serve` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMPS := .make-stamps
+export PYTHONPATH := $(CURDIR):$(CURDIR)/clients/python
+
+.PHONY: serve test lint typecheck protos check-protos buf-lint lock clean install install-dev
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(STAMPS)/runtime: requirements.lock | $(PY)
+	$(PIP) install -q --require-hashes -r requirements.lock
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/dev: requirements-dev.lock | $(PY)
+	$(PIP) install -q --require-hashes -r requirements-dev.lock
+	@mkdir -p $(STAMPS) && touch $@ $(STAMPS)/runtime
+
+$(STAMPS)/node: package.json package-lock.json
+	npm install --no-audit --no-fund --loglevel=error
+	@mkdir -p $(STAMPS) && touch $@
+
+install: $(STAMPS)/runtime
+install-dev: $(STAMPS)/dev $(STAMPS)/node
+
+## Run the gateway (against the embedded emulator when no Google project is configured).
+serve: $(STAMPS)/runtime
+	$(PY) -m server $(ARGS)
+
+## Regenerate the Python stubs from protos/ into clients/python/.
+protos: $(STAMPS)/dev
+	$(PY) scripts/gen_protos.py
+
+## Fail when the committed stubs differ from what protos/ generates.
+check-protos: $(STAMPS)/dev
+	$(PY) scripts/gen_protos.py --check
+
+buf-lint: $(STAMPS)/node
+	./node_modules/.bin/buf lint
+
+lint: $(STAMPS)/dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMPS)/dev
+	$(VENV)/bin/mypy server emulator clients/python
+
+## The whole suite: lint, types, schema checks, stub staleness, tests.
+test: install-dev
+	$(MAKE) --no-print-directory buf-lint check-protos lint typecheck
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## Re-resolve the pinned lock files from pyproject.toml (needs network to PyPI).
+lock: $(STAMPS)/dev
+	$(VENV)/bin/pip install -q uv
+	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -q -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) $(STAMPS) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,92 @@
+"""`python -m server`: run the gateway until SIGTERM/SIGINT, then shut down gracefully."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import replace
+
+from server.app import create_gateway
+from server.config import ConfigError, GatewayConfig, load_config
+from server.logs import setup_logging
+from server.vertex.auth import resolve_source
+from server.vertex.embedded_emulator import EmbeddedEmulator, start_embedded_emulator
+
+log = logging.getLogger("vertex_gateway")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line flags (override the environment and the YAML file)."""
+    parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
+    parser.add_argument("--config", help="YAML configuration file (default: $VG_CONFIG_FILE)")
+    parser.add_argument("--listen", help="host:port to listen on (default 0.0.0.0:50051)")
+    parser.add_argument(
+        "--emulator", choices=("auto", "on", "off"), help="use the embedded Vertex emulator"
+    )
+    return parser.parse_args(argv)
+
+
+async def serve(config: GatewayConfig) -> None:
+    """Run until a termination signal arrives."""
+    embedded: EmbeddedEmulator | None = None
+    if config.wants_emulator():
+        embedded = await start_embedded_emulator()
+        config = embedded.configure(config)
+        log.info(
+            "no Google project or credentials configured: serving against the embedded Vertex"
+            " emulator at %s (set GOOGLE_CLOUD_PROJECT and credentials to use Vertex AI)",
+            embedded.base_url,
+        )
+    try:
+        gateway = await create_gateway(config)
+        await gateway.start()
+        log.info(
+            "vertex-gateway listening",
+            extra={
+                "listen": config.server.listen,
+                "port": gateway.port,
+                "project": config.vertex.project,
+                "location": config.vertex.location,
+                "credentials": resolve_source(config.vertex.credentials),
+                "vertex_base_url": config.vertex.base_url or "https://*aiplatform.googleapis.com",
+            },
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("shutting down: health NOT_SERVING, then draining in-flight calls")
+        await gateway.shutdown()
+        log.info("stopped")
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = parse_args(argv)
+    try:
+        config = load_config(path=args.config)
+        if args.listen:
+            config = replace(config, server=replace(config.server, listen=args.listen))
+        if args.emulator:
+            config = replace(config, emulator=args.emulator)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(config.server.log_level, config.server.log_format)
+    try:
+        asyncio.run(serve(config))
+    except (ValueError, RuntimeError) as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

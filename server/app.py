@@ -1,0 +1,177 @@
+"""Assembly of the gateway: Vertex client, routing, servicers, health, reflection, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import grpc
+import grpc.aio
+from grpc_health.v1 import _async as health_aio  # what health.aio re-exports; typed
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from vertex_gateway.v1 import (
+    batch_pb2,
+    batch_pb2_grpc,
+    chat_pb2,
+    chat_pb2_grpc,
+    embedding_pb2,
+    embedding_pb2_grpc,
+    file_pb2,
+    file_pb2_grpc,
+    image_pb2,
+    image_pb2_grpc,
+    model_pb2,
+    model_pb2_grpc,
+    speech_pb2,
+    speech_pb2_grpc,
+)
+
+from server import __version__
+from server.backends.gemini_chat import GeminiChatBackend
+from server.config import GatewayConfig
+from server.routing.registry import Family, Registry
+from server.routing.router import Router
+from server.services import boundary
+from server.services.chat import ChatService
+from server.services.unimplemented import unimplemented_servicer
+from server.vertex.auth import AuthProvider, build_auth
+from server.vertex.client import VertexClient
+from server.vertex.http import AiohttpTransport, Transport
+from server.vertex.urls import VertexTarget
+
+log = logging.getLogger("vertex_gateway")
+
+# Services of the contract that later releases implement; they answer UNIMPLEMENTED with a reason.
+_NOT_YET: tuple[tuple[ModuleType, ModuleType, str], ...] = (
+    (embedding_pb2, embedding_pb2_grpc, "EmbeddingService"),
+    (image_pb2, image_pb2_grpc, "ImageService"),
+    (speech_pb2, speech_pb2_grpc, "SpeechService"),
+    (batch_pb2, batch_pb2_grpc, "BatchService"),
+    (file_pb2, file_pb2_grpc, "FileService"),
+    (model_pb2, model_pb2_grpc, "ModelService"),
+)
+SERVICE_NAMES: tuple[str, ...] = (
+    chat_pb2.DESCRIPTOR.services_by_name["ChatService"].full_name,
+    *(pb2.DESCRIPTOR.services_by_name[name].full_name for pb2, _, name in _NOT_YET),
+)
+
+
+def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:
+    """Channel arguments: media-sized messages and keepalive that tolerates sidecar pings."""
+    s = config.server
+    options: list[tuple[str, Any]] = [
+        ("grpc.max_receive_message_length", s.max_message_bytes),
+        ("grpc.max_send_message_length", s.max_message_bytes),
+        ("grpc.keepalive_time_ms", int(s.keepalive_time_seconds * 1000)),
+        ("grpc.keepalive_timeout_ms", int(s.keepalive_timeout_seconds * 1000)),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", int(s.min_ping_interval_seconds * 1000)),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.so_reuseport", 0),
+    ]
+    if s.max_connection_age_seconds:
+        options += [
+            ("grpc.max_connection_age_ms", int(s.max_connection_age_seconds * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(s.shutdown_grace_seconds * 1000)),
+        ]
+    return options
+
+
+@dataclass
+class Gateway:
+    """A built gateway: the gRPC server and what it owns."""
+
+    config: GatewayConfig
+    server: grpc.aio.Server
+    health: health_aio.HealthServicer
+    client: VertexClient
+    port: int
+    _stopped: bool = field(default=False)
+
+    async def start(self) -> None:
+        """Start serving and mark every service SERVING."""
+        await self.server.start()
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+
+    async def _set_health(self, status: Any) -> None:
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, status)
+
+    async def shutdown(self) -> None:
+        """Graceful stop: NOT_SERVING, let the mesh notice, finish in-flight calls, close."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self.config.server.shutdown_drain_seconds > 0:
+            await asyncio.sleep(self.config.server.shutdown_drain_seconds)
+        await self.server.stop(self.config.server.shutdown_grace_seconds)
+        await self.client.transport.close()
+
+
+async def create_gateway(
+    config: GatewayConfig,
+    *,
+    transport: Transport | None = None,
+    auth: AuthProvider | None = None,
+) -> Gateway:
+    """Build (but do not start) the gateway for a configuration."""
+    boundary.ACCESS_LOG["enabled"] = config.server.access_log
+    v = config.vertex
+    if auth is None:
+        auth = await build_auth(v.credentials)
+    transport = transport or AiohttpTransport(
+        max_connections=v.max_connections,
+        connect_timeout=v.connect_timeout_seconds,
+        idle_read_timeout=v.request_timeout_seconds,
+    )
+    client = VertexClient(
+        transport,
+        auth,
+        user_agent=f"vertex-gateway/{__version__}",
+        max_request_bytes=v.max_request_bytes,
+        max_event_bytes=v.max_stream_event_bytes,
+        default_timeout=v.request_timeout_seconds,
+    )
+    project = None if auth.kind == "api_key" and v.project is None else v.project
+    targets: dict[str, VertexTarget] = {}
+
+    def target_for(location: str) -> VertexTarget:
+        target = targets.get(location)
+        if target is None:
+            target = VertexTarget(project, location, v.api_version, v.base_url)
+            targets[location] = target
+        return target
+
+    router = Router(
+        Registry(),
+        default_location=v.location,
+        aliases=config.aliases,
+        allow_models=config.allow_models,
+    )
+    server = grpc.aio.server(options=server_options(config))
+    chat_pb2_grpc.add_ChatServiceServicer_to_server(
+        ChatService(router, {Family.GEMINI: GeminiChatBackend(client, target_for)}), server
+    )
+    for pb2, pb2_grpc, name in _NOT_YET:
+        rpcs = [m.name for m in pb2.DESCRIPTOR.services_by_name[name].methods]
+        servicer = unimplemented_servicer(
+            getattr(pb2_grpc, f"{name}Servicer"),
+            name,
+            rpcs,
+            "it is part of the contract and is being built; Chat and StreamChat are served now",
+        )
+        getattr(pb2_grpc, f"add_{name}Servicer_to_server")(servicer, server)
+    health_servicer = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(config.server.listen)
+    if port == 0:
+        raise RuntimeError(f"cannot listen on {config.server.listen}")
+    return Gateway(config, server, health_servicer, client, port)

@@ -1,0 +1,1 @@
+"""Per-family backends: join a translator to the Vertex client for one capability."""

@@ -1,0 +1,285 @@
+"""Gateway configuration: frozen dataclasses built once, at start-up, from YAML and environment.
+
+Precedence: environment variables over the YAML file over defaults. Everything after start-up
+reads these objects; nothing else looks at the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+CREDENTIAL_SOURCES = (
+    "auto",
+    "adc",
+    "service_account",
+    "external_account",
+    "impersonation",
+    "api_key",
+    "none",
+)
+EMULATOR_MODES = ("auto", "on", "off")
+_LOCATION_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+_LISTEN_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class CredentialsConfig:
+    """How the gateway authenticates to Vertex AI."""
+
+    source: str = "auto"
+    file: str | None = None
+    json: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
+    impersonate_service_account: str | None = None
+    delegates: tuple[str, ...] = ()
+    quota_project: str | None = None
+
+
+@dataclass(frozen=True)
+class VertexConfig:
+    """Where and how to reach Vertex AI."""
+
+    project: str | None = None
+    location: str = "us-central1"
+    base_url: str | None = None
+    api_version: str = "v1"
+    credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
+    request_timeout_seconds: float = 600.0
+    connect_timeout_seconds: float = 10.0
+    max_connections: int = 512
+    max_request_bytes: int = 48 * MIB
+    max_stream_event_bytes: int = 64 * MIB
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The gRPC listener and its transport settings."""
+
+    listen: str = "0.0.0.0:50051"
+    max_message_bytes: int = 64 * MIB
+    shutdown_grace_seconds: float = 30.0
+    shutdown_drain_seconds: float = 1.0
+    keepalive_time_seconds: float = 60.0
+    keepalive_timeout_seconds: float = 20.0
+    min_ping_interval_seconds: float = 10.0
+    max_connection_age_seconds: float | None = None
+    log_level: str = "INFO"
+    log_format: str = "json"
+    access_log: bool = False
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """The whole configuration of one gateway process."""
+
+    server: ServerConfig = field(default_factory=ServerConfig)
+    vertex: VertexConfig = field(default_factory=VertexConfig)
+    aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    allow_models: tuple[str, ...] = ()
+    emulator: str = "auto"
+
+    def wants_emulator(self) -> bool:
+        """True when no Google project or credentials are configured (or the emulator is forced)."""
+        if self.emulator != "auto":
+            return self.emulator == "on"
+        creds = self.vertex.credentials
+        has_credentials = bool(creds.file or creds.json or creds.api_key) or creds.source not in (
+            "auto",
+        )
+        return self.vertex.project is None and not has_credentials
+
+
+_ENV_SCALARS: dict[str, tuple[str, str]] = {
+    # env var: (section, key)
+    "VG_LISTEN": ("server", "listen"),
+    "VG_MAX_MESSAGE_BYTES": ("server", "max_message_bytes"),
+    "VG_SHUTDOWN_GRACE_SECONDS": ("server", "shutdown_grace_seconds"),
+    "VG_SHUTDOWN_DRAIN_SECONDS": ("server", "shutdown_drain_seconds"),
+    "VG_MAX_CONNECTION_AGE_SECONDS": ("server", "max_connection_age_seconds"),
+    "VG_LOG_LEVEL": ("server", "log_level"),
+    "VG_LOG_FORMAT": ("server", "log_format"),
+    "VG_ACCESS_LOG": ("server", "access_log"),
+    "GOOGLE_CLOUD_PROJECT": ("vertex", "project"),
+    "VG_PROJECT": ("vertex", "project"),
+    "GOOGLE_CLOUD_LOCATION": ("vertex", "location"),
+    "VG_LOCATION": ("vertex", "location"),
+    "VG_VERTEX_BASE_URL": ("vertex", "base_url"),
+    "VG_VERTEX_API_VERSION": ("vertex", "api_version"),
+    "VG_REQUEST_TIMEOUT_SECONDS": ("vertex", "request_timeout_seconds"),
+    "VG_MAX_REQUEST_BYTES": ("vertex", "max_request_bytes"),
+    "VG_CREDENTIALS": ("credentials", "source"),
+    "GOOGLE_APPLICATION_CREDENTIALS": ("credentials", "file"),
+    "VG_CREDENTIALS_FILE": ("credentials", "file"),
+    "VG_CREDENTIALS_JSON": ("credentials", "json"),
+    "GOOGLE_API_KEY": ("credentials", "api_key"),
+    "VG_API_KEY": ("credentials", "api_key"),
+    "VG_IMPERSONATE_SERVICE_ACCOUNT": ("credentials", "impersonate_service_account"),
+    "VG_QUOTA_PROJECT": ("credentials", "quota_project"),
+    "VG_EMULATOR": ("", "emulator"),
+}
+
+
+def load_config(env: Mapping[str, str] | None = None, path: str | None = None) -> GatewayConfig:
+    """Build the configuration from an optional YAML file and the environment.
+
+    `path` defaults to the `VG_CONFIG_FILE` environment variable.
+    """
+    env = os.environ if env is None else env
+    path = path or env.get("VG_CONFIG_FILE") or None
+    raw: dict[str, Any] = {}
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        raw = dict(loaded or {})
+    sections: dict[str, dict[str, Any]] = {
+        "server": _section(raw, "server"),
+        "vertex": _section(raw, "vertex"),
+        "": {k: raw.pop(k) for k in ("aliases", "allow_models", "emulator") if k in raw},
+    }
+    sections["credentials"] = _section(sections["vertex"], "credentials")
+    if raw:
+        raise ConfigError(f"unknown top-level config keys: {', '.join(sorted(raw))}")
+    # Later names in _ENV_SCALARS win over earlier ones for the same key (VG_* over GOOGLE_*).
+    for var, (section, key) in _ENV_SCALARS.items():
+        if env.get(var):
+            sections[section][key] = env[var]
+    if env.get("VG_ALIASES"):
+        sections[""]["aliases"] = _parse_pairs(env["VG_ALIASES"], "VG_ALIASES")
+    if env.get("VG_ALLOW_MODELS"):
+        sections[""]["allow_models"] = [m for m in env["VG_ALLOW_MODELS"].split(",") if m.strip()]
+    return _build(sections)
+
+
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.pop(name, None) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"config section '{name}' must be a mapping")
+    return dict(value)
+
+
+def _parse_pairs(text: str, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, target = item.partition("=")
+        if not sep or not name.strip() or not target.strip():
+            raise ConfigError(
+                f"{what}: expected name=model pairs separated by commas, got {item!r}"
+            )
+        out[name.strip()] = target.strip()
+    return out
+
+
+def _coerce(cls: Any, values: dict[str, Any], section: str) -> Any:
+    """Instantiate a config dataclass, converting env strings to the declared field types."""
+    fields = cls.__dataclass_fields__
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ConfigError(f"unknown keys in '{section}': {', '.join(sorted(unknown))}")
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = str(fields[name].type)
+        try:
+            if value is None:
+                kwargs[name] = None
+            elif kind.startswith("bool"):
+                kwargs[name] = _to_bool(value)
+            elif kind.startswith("int"):
+                kwargs[name] = int(value)
+            elif kind.startswith("float"):
+                kwargs[name] = float(value)
+            elif kind.startswith("tuple"):
+                kwargs[name] = tuple(str(v) for v in value)
+            else:
+                kwargs[name] = value if isinstance(value, str) else str(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{section}.{name}: invalid value {value!r} (expected {kind})"
+            ) from None
+    return cls(**kwargs)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(value)
+
+
+def _build(sections: dict[str, dict[str, Any]]) -> GatewayConfig:
+    creds_values = sections["credentials"]
+    if isinstance(creds_values.get("json"), dict):
+        creds_values["json"] = json.dumps(creds_values["json"])
+    credentials: CredentialsConfig = _coerce(CredentialsConfig, creds_values, "vertex.credentials")
+    vertex: VertexConfig = _coerce(VertexConfig, sections["vertex"], "vertex")
+    vertex = replace(vertex, credentials=credentials)
+    server: ServerConfig = _coerce(ServerConfig, sections["server"], "server")
+    top = sections[""]
+    aliases = top.get("aliases") or {}
+    if not isinstance(aliases, dict):
+        raise ConfigError("aliases must be a mapping of alias name to model")
+    allow = top.get("allow_models") or []
+    if not isinstance(allow, list | tuple):
+        raise ConfigError("allow_models must be a list of models")
+    config = GatewayConfig(
+        server=server,
+        vertex=vertex,
+        aliases=MappingProxyType({str(k): str(v) for k, v in aliases.items()}),
+        allow_models=tuple(str(m).strip() for m in allow),
+        emulator=str(top.get("emulator", "auto")).lower(),
+    )
+    validate(config)
+    return config
+
+
+def validate(config: GatewayConfig) -> None:
+    """Reject settings that cannot work, naming the setting."""
+    v, s = config.vertex, config.server
+    if config.emulator not in EMULATOR_MODES:
+        raise ConfigError(f"emulator must be one of {', '.join(EMULATOR_MODES)}")
+    if v.credentials.source not in CREDENTIAL_SOURCES:
+        raise ConfigError(
+            f"vertex.credentials.source must be one of {', '.join(CREDENTIAL_SOURCES)},"
+            f" got {v.credentials.source!r}"
+        )
+    if not _LOCATION_RE.match(v.location):
+        raise ConfigError(f"vertex.location {v.location!r} is not a valid location name")
+    if v.api_version not in ("v1", "v1beta1"):
+        raise ConfigError("vertex.api_version must be v1 or v1beta1")
+    if v.base_url is not None and not re.match(r"^https?://[^/\s]+", v.base_url):
+        raise ConfigError("vertex.base_url must be an http(s) URL")
+    if not _LISTEN_RE.match(s.listen):
+        raise ConfigError(f"server.listen {s.listen!r} must be host:port")
+    if s.log_format not in ("json", "text"):
+        raise ConfigError("server.log_format must be json or text")
+    for name in ("max_message_bytes",):
+        if getattr(s, name) < MIB:
+            raise ConfigError(f"server.{name} must be at least 1 MiB")
+    if v.max_request_bytes < 1024:
+        raise ConfigError("vertex.max_request_bytes is too small")
+    for alias, target in config.aliases.items():
+        if not alias or not target:
+            raise ConfigError("aliases need a non-empty name and model")

@@ -1,0 +1,128 @@
+"""The gateway's error type and its rendering as a rich gRPC status.
+
+Every error a caller sees is a `google.rpc.Status` with an `ErrorInfo` carrying a stable reason,
+plus `BadRequest`, `RetryInfo` or `QuotaFailure` where they apply. Messages never contain stack
+traces, credentials or tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+DOMAIN = "vertex-gateway"
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One bad field of a request: its path and what is wrong with it."""
+
+    field: str
+    description: str
+
+
+class GatewayError(Exception):
+    """An error to return to the caller as a gRPC status."""
+
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        reason: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        field_violations: Sequence[FieldViolation] = (),
+        retry_delay_seconds: float | None = None,
+        quota_subject: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.reason = reason
+        self.metadata = dict(metadata or {})
+        self.field_violations = tuple(field_violations)
+        self.retry_delay_seconds = retry_delay_seconds
+        self.quota_subject = quota_subject
+
+    def to_status_proto(self) -> status_pb2.Status:
+        """The google.rpc.Status with every applicable detail packed."""
+        details: list[any_pb2.Any] = []
+        info = error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN)
+        for key, value in self.metadata.items():
+            info.metadata[key] = value
+        details.append(_pack(info))
+        if self.field_violations:
+            bad = error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.description
+                    )
+                    for v in self.field_violations
+                ]
+            )
+            details.append(_pack(bad))
+        if self.retry_delay_seconds is not None:
+            delay = duration_pb2.Duration()
+            delay.FromNanoseconds(int(self.retry_delay_seconds * 1e9))
+            details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+        if self.quota_subject:
+            quota = error_details_pb2.QuotaFailure(
+                violations=[
+                    error_details_pb2.QuotaFailure.Violation(
+                        subject=self.quota_subject, description=self.message
+                    )
+                ]
+            )
+            details.append(_pack(quota))
+        return status_pb2.Status(
+            code=_CODE_NUMBER[self.code], message=self.message, details=details
+        )
+
+    def to_grpc_status(self) -> grpc.Status:
+        """The status as grpcio expects it for `abort_with_status`."""
+        return rpc_status.to_status(self.to_status_proto())
+
+
+def _pack(message: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)  # type: ignore[arg-type]
+    return packed
+
+
+_CODE_NUMBER: dict[grpc.StatusCode, int] = {
+    code: code.value[0]  # grpc.StatusCode values are (number, name)
+    for code in grpc.StatusCode
+}
+assert _CODE_NUMBER[grpc.StatusCode.RESOURCE_EXHAUSTED] == code_pb2.RESOURCE_EXHAUSTED
+
+
+def invalid_argument(
+    field: str, description: str, reason: str = "INVALID_ARGUMENT"
+) -> GatewayError:
+    """An INVALID_ARGUMENT naming the offending field."""
+    return GatewayError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"{field}: {description}",
+        reason,
+        field_violations=[FieldViolation(field, description)],
+    )
+
+
+def unimplemented(what: str, why: str) -> GatewayError:
+    """An UNIMPLEMENTED with the reason the feature is not offered."""
+    return GatewayError(
+        grpc.StatusCode.UNIMPLEMENTED, f"{what} is not supported: {why}", "NOT_SUPPORTED"
+    )
+
+
+def status_code_by_name(name: str) -> grpc.StatusCode | None:
+    """The gRPC code for a canonical code name ("RESOURCE_EXHAUSTED"), or None."""
+    for code in grpc.StatusCode:
+        if code.name == name:
+            return code
+    return None

@@ -1,0 +1,1 @@
+"""Model string -> Route: aliases, the model registry, allow-list and capability checks."""

@@ -1,0 +1,89 @@
+"""Resolve the caller's model string into a Route, enforcing the allow-list and capabilities."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import grpc
+
+from server.errors import GatewayError, invalid_argument
+
+from .registry import Capability, ModelSpec, Registry
+
+_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a call goes."""
+
+    requested: str  # what the caller sent
+    spec: ModelSpec
+    location: str
+
+    @property
+    def name(self) -> str:
+        """The canonical `publisher/model` of the route."""
+        return self.spec.key
+
+
+class Router:
+    """Aliases -> registry lookup -> allow-list -> capability."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        default_location: str,
+        aliases: Mapping[str, str] | None = None,
+        allow_models: tuple[str, ...] = (),
+    ) -> None:
+        self._registry = registry
+        self._default_location = default_location
+        self._aliases = dict(aliases or {})
+        self._allowed = {self._normalize(m) for m in allow_models} if allow_models else None
+
+    @staticmethod
+    def _normalize(model: str) -> str:
+        text = model.strip()
+        if text.startswith("publishers/"):  # publishers/google/models/gemini-2.5-flash
+            parts = text.split("/")
+            if len(parts) == 4 and parts[2] == "models":
+                text = f"{parts[1]}/{parts[3]}"
+        return text
+
+    def resolve(self, model: str, capability: Capability, *, field: str = "model") -> Route:
+        """The route for `model`, or an error naming the model and what is wrong."""
+        text = self._normalize(model)
+        if not text:
+            raise invalid_argument(field, "is required (an alias, a model id or publisher/model)")
+        target = self._normalize(self._aliases.get(text, text))
+        publisher, _, model_id = target.rpartition("/")
+        if not _MODEL_RE.match(model_id) or (publisher and not _MODEL_RE.match(publisher)):
+            raise invalid_argument(field, f"{model!r} is not a valid model name")
+        spec = self._registry.get(publisher or None, model_id)
+        if spec is None:
+            raise GatewayError(
+                grpc.StatusCode.NOT_FOUND,
+                f"model {model!r} is not known to this gateway (ListModels shows the models"
+                " you can use)",
+                "MODEL_NOT_FOUND",
+                metadata={"model": model},
+            )
+        if self._allowed is not None and not ({text, spec.key, spec.id} & self._allowed):
+            raise GatewayError(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"model {model!r} is not on this gateway's allow-list",
+                "MODEL_NOT_ALLOWED",
+                metadata={"model": model},
+            )
+        if capability not in spec.capabilities:
+            raise GatewayError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"model {model!r} ({spec.family.value}) does not support {capability.value}",
+                "CAPABILITY_NOT_SUPPORTED",
+                metadata={"model": model, "capability": capability.value},
+            )
+        return Route(model, spec, spec.location or self._default_location)

@@ -1,0 +1,1 @@
+"""Thin gRPC servicers: validate -> route -> call a backend -> return."""

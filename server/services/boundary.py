@@ -1,0 +1,142 @@
+"""The error boundary of every RPC: any failure becomes a rich status, never UNKNOWN.
+
+Also writes the access log when enabled, so servicers stay free of cross-cutting code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+import grpc.aio
+
+from server.errors import FieldViolation, GatewayError, status_code_by_name
+from server.vertex.errors import VertexError
+from server.vertex.urls import UrlError
+
+log = logging.getLogger("vertex_gateway.rpc")
+access_log = logging.getLogger("vertex_gateway.access")
+ACCESS_LOG = {"enabled": False}
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+
+def from_vertex(err: VertexError) -> GatewayError:
+    """A VertexError as the caller sees it, with the upstream reason in ErrorInfo metadata."""
+    code = status_code_by_name(err.code) or grpc.StatusCode.INTERNAL
+    metadata: dict[str, str] = {}
+    if err.http_status is not None:
+        metadata["http_status"] = str(err.http_status)
+    if err.upstream_reason:
+        metadata["upstream_reason"] = err.upstream_reason
+    if err.upstream_domain:
+        metadata["upstream_domain"] = err.upstream_domain
+    prefix = "" if err.reason in ("DEADLINE_EXCEEDED", "REQUEST_TOO_LARGE") else "Vertex AI: "
+    return GatewayError(
+        code,
+        prefix + err.message,
+        err.reason,
+        metadata=metadata,
+        field_violations=[FieldViolation(f, d) for f, d in err.field_violations],
+        retry_delay_seconds=err.retry_delay_seconds,
+        quota_subject="vertex-ai" if err.code == "RESOURCE_EXHAUSTED" else None,
+    )
+
+
+def to_gateway_error(exc: BaseException, rpc: str) -> GatewayError:
+    """Whatever went wrong, as a GatewayError (unexpected failures become INTERNAL)."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, VertexError):
+        return from_vertex(exc)
+    if isinstance(exc, UrlError):
+        return GatewayError(grpc.StatusCode.INVALID_ARGUMENT, str(exc), "INVALID_ARGUMENT")
+    log.exception("unexpected failure in %s", rpc)
+    return GatewayError(
+        grpc.StatusCode.INTERNAL,
+        "the gateway failed unexpectedly; the error has been logged",
+        "INTERNAL_ERROR",
+    )
+
+
+async def abort(context: grpc.aio.ServicerContext[Any, Any], err: GatewayError) -> NoReturn:
+    """End the RPC with the error's rich status."""
+    if err.code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
+        log.warning("%s: %s (%s)", err.code.name, err.message, err.reason)
+    await context.abort_with_status(err.to_grpc_status())  # type: ignore[attr-defined]
+    raise AssertionError("abort_with_status returned")  # pragma: no cover
+
+
+def _log_access(rpc: str, request: Any, start: float, code: str) -> None:
+    access_log.info(
+        "rpc",
+        extra={
+            "rpc": rpc,
+            "model": getattr(request, "model", ""),
+            "code": code,
+            "ms": round((time.perf_counter() - start) * 1000, 2),
+        },
+    )
+
+
+def unary(
+    fn: Callable[[Any, Req, grpc.aio.ServicerContext[Req, Resp]], Awaitable[Resp]],
+) -> Callable[[Any, Req, grpc.aio.ServicerContext[Req, Resp]], Awaitable[Resp]]:
+    """Wrap a unary handler in the error boundary."""
+    rpc = fn.__name__
+
+    @functools.wraps(fn)
+    async def wrapper(
+        self: Any, request: Req, context: grpc.aio.ServicerContext[Req, Resp]
+    ) -> Resp:
+        start = time.perf_counter()
+        code = "OK"
+        try:
+            return await fn(self, request, context)
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            code = "CANCELLED"
+            raise
+        except Exception as exc:
+            err = to_gateway_error(exc, rpc)
+            code = err.code.name
+            await abort(context, err)
+        finally:
+            if ACCESS_LOG["enabled"]:
+                _log_access(rpc, request, start, code)
+
+    return wrapper
+
+
+def server_stream(
+    fn: Callable[[Any, Req, grpc.aio.ServicerContext[Req, Resp]], AsyncIterator[Resp]],
+) -> Callable[[Any, Req, grpc.aio.ServicerContext[Req, Resp]], AsyncIterator[Resp]]:
+    """Wrap a server-streaming handler in the error boundary."""
+    rpc = fn.__name__
+
+    @functools.wraps(fn)
+    async def wrapper(
+        self: Any, request: Req, context: grpc.aio.ServicerContext[Req, Resp]
+    ) -> AsyncIterator[Resp]:
+        start = time.perf_counter()
+        code = "OK"
+        try:
+            async for item in fn(self, request, context):
+                yield item
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            code = "CANCELLED"
+            raise
+        except Exception as exc:
+            err = to_gateway_error(exc, rpc)
+            code = err.code.name
+            await abort(context, err)
+        finally:
+            if ACCESS_LOG["enabled"]:
+                _log_access(rpc, request, start, code)
+
+    return wrapper

@@ -1,0 +1,617 @@
+"""Gemini chat: ChatRequest -> generateContent JSON, and generateContent JSON -> replies.
+
+Pure functions, no I/O. The same request translator serves unary, streaming, batch lines and
+(later) Gemini image and speech generation.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from vertex_gateway.v1 import chat_pb2, common_pb2
+
+from server.errors import GatewayError, invalid_argument
+from server.routing.registry import ModelSpec
+
+MAX_CANDIDATES = 8
+MAX_STOP_SEQUENCES = 5
+
+_ROLE = {chat_pb2.ROLE_USER: "user", chat_pb2.ROLE_ASSISTANT: "model", chat_pb2.ROLE_TOOL: "user"}
+_RESOLUTION = {
+    common_pb2.MEDIA_RESOLUTION_LOW: "MEDIA_RESOLUTION_LOW",
+    common_pb2.MEDIA_RESOLUTION_MEDIUM: "MEDIA_RESOLUTION_MEDIUM",
+    common_pb2.MEDIA_RESOLUTION_HIGH: "MEDIA_RESOLUTION_HIGH",
+}
+_TOOL_MODE = {
+    chat_pb2.ToolChoice.MODE_AUTO: "AUTO",
+    chat_pb2.ToolChoice.MODE_NONE: "NONE",
+    chat_pb2.ToolChoice.MODE_REQUIRED: "ANY",
+}
+# Gemini 2.5 thinkingBudget per effort (the values peers converged on).
+_EFFORT_BUDGET = {
+    chat_pb2.ReasoningConfig.EFFORT_NONE: 0,
+    chat_pb2.ReasoningConfig.EFFORT_MINIMAL: 128,
+    chat_pb2.ReasoningConfig.EFFORT_LOW: 1024,
+    chat_pb2.ReasoningConfig.EFFORT_MEDIUM: 2048,
+    chat_pb2.ReasoningConfig.EFFORT_HIGH: 4096,
+}
+_EFFORT_LEVEL = {
+    chat_pb2.ReasoningConfig.EFFORT_MINIMAL: "MINIMAL",
+    chat_pb2.ReasoningConfig.EFFORT_LOW: "LOW",
+    chat_pb2.ReasoningConfig.EFFORT_MEDIUM: "MEDIUM",
+    chat_pb2.ReasoningConfig.EFFORT_HIGH: "HIGH",
+}
+_FINISH = {
+    "STOP": common_pb2.FINISH_REASON_STOP,
+    "MAX_TOKENS": common_pb2.FINISH_REASON_MAX_TOKENS,
+    "SAFETY": common_pb2.FINISH_REASON_CONTENT_FILTER,
+    "BLOCKLIST": common_pb2.FINISH_REASON_CONTENT_FILTER,
+    "PROHIBITED_CONTENT": common_pb2.FINISH_REASON_CONTENT_FILTER,
+    "SPII": common_pb2.FINISH_REASON_CONTENT_FILTER,
+    "MODEL_ARMOR": common_pb2.FINISH_REASON_CONTENT_FILTER,
+    "IMAGE_SAFETY": common_pb2.FINISH_REASON_CONTENT_FILTER,
+    "IMAGE_PROHIBITED_CONTENT": common_pb2.FINISH_REASON_CONTENT_FILTER,
+    "JAILBREAK": common_pb2.FINISH_REASON_CONTENT_FILTER,
+    "RECITATION": common_pb2.FINISH_REASON_RECITATION,
+    "IMAGE_RECITATION": common_pb2.FINISH_REASON_RECITATION,
+    "MALFORMED_FUNCTION_CALL": common_pb2.FINISH_REASON_MALFORMED_TOOL_CALL,
+    "UNEXPECTED_TOOL_CALL": common_pb2.FINISH_REASON_MALFORMED_TOOL_CALL,
+}
+_MODALITY = {
+    "TEXT": common_pb2.MODALITY_TEXT,
+    "IMAGE": common_pb2.MODALITY_IMAGE,
+    "VIDEO": common_pb2.MODALITY_VIDEO,
+    "AUDIO": common_pb2.MODALITY_AUDIO,
+    "DOCUMENT": common_pb2.MODALITY_DOCUMENT,
+}
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _struct(value: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(value)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.9f}".rstrip("0").rstrip(".") + "s"
+
+
+# ---------------------------------------------------------------------------------------------
+# Request
+
+
+def _media(media: common_pb2.Media, part: dict[str, Any]) -> None:
+    if media.WhichOneof("source") == "data":
+        blob: dict[str, Any] = {"mimeType": media.mime_type, "data": _b64(media.data)}
+        if media.display_name:
+            blob["displayName"] = media.display_name
+        part["inlineData"] = blob
+    else:
+        ref: dict[str, Any] = {"mimeType": media.mime_type, "fileUri": media.uri}
+        if media.display_name:
+            ref["displayName"] = media.display_name
+        part["fileData"] = ref
+    if media.resolution in _RESOLUTION:
+        part["mediaResolution"] = {"level": _RESOLUTION[media.resolution]}
+    if media.HasField("video_metadata"):
+        vm = media.video_metadata
+        meta: dict[str, Any] = {}
+        if vm.HasField("start_offset_seconds"):
+            meta["startOffset"] = _seconds(vm.start_offset_seconds)
+        if vm.HasField("end_offset_seconds"):
+            meta["endOffset"] = _seconds(vm.end_offset_seconds)
+        if vm.HasField("fps"):
+            meta["fps"] = vm.fps
+        if meta:
+            part["videoMetadata"] = meta
+
+
+def _part(part: chat_pb2.Part) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    kind = part.WhichOneof("kind")
+    if kind == "text":
+        out["text"] = part.text
+    elif kind == "media":
+        _media(part.media, out)
+    elif kind == "tool_call":
+        # Vertex rejects functionCall.id (vertex-wire.md §2.3): calls are matched by order/name.
+        out["functionCall"] = {
+            "name": part.tool_call.name,
+            "args": _struct(part.tool_call.arguments),
+        }
+    elif kind == "tool_result":
+        result = part.tool_result
+        value = json_format.MessageToDict(result.output) if result.HasField("output") else None
+        out["functionResponse"] = {
+            "name": result.name,
+            "response": {"error" if result.is_error else "output": value},
+        }
+    elif kind == "thought":
+        out["text"] = part.thought.text
+        out["thought"] = True
+    elif kind is None:
+        out["text"] = ""  # a bare signature carrier, as Vertex itself sends at stream end
+    if part.thought_signature:
+        out["thoughtSignature"] = _b64(part.thought_signature)
+    return out
+
+
+def _contents(messages: Any) -> list[dict[str, Any]]:
+    contents: list[dict[str, Any]] = []
+    for message in messages:
+        role = _ROLE[message.role]
+        parts = [_part(p) for p in message.parts]
+        # Tool results follow the model's call as a user turn; merge consecutive same-role turns
+        # so a ROLE_TOOL message after a ROLE_USER one stays a single Gemini turn.
+        if contents and contents[-1]["role"] == role and message.role == chat_pb2.ROLE_TOOL:
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": role, "parts": parts})
+    return contents
+
+
+def _generation_config(request: chat_pb2.ChatRequest, spec: ModelSpec) -> dict[str, Any]:
+    cfg = request.generation_config
+    out: dict[str, Any] = {}
+    if cfg.HasField("temperature"):
+        out["temperature"] = cfg.temperature
+    if cfg.HasField("top_p"):
+        out["topP"] = cfg.top_p
+    if cfg.HasField("top_k"):
+        out["topK"] = cfg.top_k
+    if cfg.HasField("max_output_tokens"):
+        out["maxOutputTokens"] = cfg.max_output_tokens
+    if cfg.stop_sequences:
+        if len(cfg.stop_sequences) > MAX_STOP_SEQUENCES:
+            raise invalid_argument(
+                "generation_config.stop_sequences", f"Gemini accepts at most {MAX_STOP_SEQUENCES}"
+            )
+        out["stopSequences"] = list(cfg.stop_sequences)
+    if cfg.HasField("seed"):
+        out["seed"] = cfg.seed
+    if cfg.HasField("presence_penalty"):
+        out["presencePenalty"] = cfg.presence_penalty
+    if cfg.HasField("frequency_penalty"):
+        out["frequencyPenalty"] = cfg.frequency_penalty
+    if cfg.HasField("candidate_count"):
+        if cfg.candidate_count > MAX_CANDIDATES:
+            raise invalid_argument(
+                "generation_config.candidate_count", f"Gemini accepts 1 to {MAX_CANDIDATES}"
+            )
+        out["candidateCount"] = cfg.candidate_count
+    if cfg.HasField("response_logprobs"):
+        out["responseLogprobs"] = cfg.response_logprobs
+    if cfg.HasField("logprobs"):
+        out["logprobs"] = cfg.logprobs
+    if cfg.media_resolution in _RESOLUTION:
+        out["mediaResolution"] = _RESOLUTION[cfg.media_resolution]
+    rf = request.response_format
+    if rf.type == chat_pb2.ResponseFormat.TYPE_JSON_OBJECT:
+        out["responseMimeType"] = "application/json"
+    elif rf.type == chat_pb2.ResponseFormat.TYPE_JSON_SCHEMA:
+        out["responseMimeType"] = "application/json"
+        out["responseJsonSchema"] = _struct(rf.json_schema)
+    thinking = _thinking(request.reasoning, spec) if request.HasField("reasoning") else None
+    if thinking:
+        out["thinkingConfig"] = thinking
+    return out
+
+
+def _thinking(reasoning: chat_pb2.ReasoningConfig, spec: ModelSpec) -> dict[str, Any]:
+    effort = reasoning.effort
+    asked = effort != chat_pb2.ReasoningConfig.EFFORT_UNSPECIFIED or reasoning.HasField(
+        "budget_tokens"
+    )
+    if spec.reasoning is None:
+        if asked or reasoning.include_thoughts:
+            raise GatewayError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"reasoning: model {spec.id} does not reason; remove the reasoning settings",
+                "CAPABILITY_NOT_SUPPORTED",
+            )
+        return {}
+    out: dict[str, Any] = {}
+    if reasoning.HasField("budget_tokens"):
+        if reasoning.budget_tokens < 0:
+            raise invalid_argument("reasoning.budget_tokens", "must not be negative")
+        out["thinkingBudget"] = reasoning.budget_tokens
+    elif effort != chat_pb2.ReasoningConfig.EFFORT_UNSPECIFIED:
+        if spec.reasoning == "level":
+            if effort not in _EFFORT_LEVEL:
+                raise invalid_argument(
+                    "reasoning.effort", f"{spec.id} cannot turn reasoning off; use EFFORT_MINIMAL"
+                )
+            out["thinkingLevel"] = _EFFORT_LEVEL[effort]
+        else:
+            out["thinkingBudget"] = _EFFORT_BUDGET[effort]
+    if reasoning.include_thoughts:
+        out["includeThoughts"] = True
+    return out
+
+
+def _tools(request: chat_pb2.ChatRequest) -> list[dict[str, Any]]:
+    functions: list[dict[str, Any]] = []
+    builtins: list[dict[str, Any]] = []
+    for tool in request.tools:
+        kind = tool.WhichOneof("kind")
+        if kind == "function":
+            fn = tool.function
+            decl: dict[str, Any] = {"name": fn.name}
+            if fn.description:
+                decl["description"] = fn.description
+            if fn.HasField("parameters"):
+                decl["parametersJsonSchema"] = _struct(fn.parameters)
+            if fn.HasField("response"):
+                decl["responseJsonSchema"] = _struct(fn.response)
+            functions.append(decl)
+        elif kind == "google_search":
+            search: dict[str, Any] = {}
+            if tool.google_search.exclude_domains:
+                search["excludeDomains"] = list(tool.google_search.exclude_domains)
+            builtins.append({"googleSearch": search})
+        elif kind == "code_execution":
+            builtins.append({"codeExecution": {}})
+        elif kind == "url_context":
+            builtins.append({"urlContext": {}})
+    return ([{"functionDeclarations": functions}] if functions else []) + builtins
+
+
+def _tool_config(choice: chat_pb2.ToolChoice) -> dict[str, Any] | None:
+    if choice.mode == chat_pb2.ToolChoice.MODE_UNSPECIFIED and not choice.allowed_function_names:
+        return None
+    mode = _TOOL_MODE.get(choice.mode, "ANY" if choice.allowed_function_names else "AUTO")
+    config: dict[str, Any] = {"mode": mode}
+    if choice.allowed_function_names:
+        if mode != "ANY":
+            raise invalid_argument(
+                "tool_choice.allowed_function_names", "only applies with MODE_REQUIRED"
+            )
+        config["allowedFunctionNames"] = list(choice.allowed_function_names)
+    return {"functionCallingConfig": config}
+
+
+_HARM_PREFIX = "HARM_CATEGORY_"
+_THRESHOLD_PREFIX = "HARM_BLOCK_THRESHOLD_"
+_METHOD_PREFIX = "HARM_BLOCK_METHOD_"
+
+
+def _safety(settings: Any) -> list[dict[str, Any]]:
+    out = []
+    for s in settings:
+        entry = {
+            "category": chat_pb2.HarmCategory.Name(s.category),
+            "threshold": chat_pb2.HarmBlockThreshold.Name(s.threshold)[len(_THRESHOLD_PREFIX) :],
+        }
+        if s.method != chat_pb2.HARM_BLOCK_METHOD_UNSPECIFIED:
+            entry["method"] = chat_pb2.HarmBlockMethod.Name(s.method)[len(_METHOD_PREFIX) :]
+        out.append(entry)
+    return out
+
+
+def to_generate_content(request: chat_pb2.ChatRequest, spec: ModelSpec) -> dict[str, Any]:
+    """The generateContent body for a validated ChatRequest."""
+    body: dict[str, Any] = {"contents": _contents(request.messages)}
+    if request.system_instruction:
+        body["systemInstruction"] = {
+            "parts": [{"text": p.text} for p in request.system_instruction]
+        }
+    tools = _tools(request)
+    if tools:
+        body["tools"] = tools
+    tool_config = _tool_config(request.tool_choice) if request.HasField("tool_choice") else None
+    if tool_config:
+        body["toolConfig"] = tool_config
+    generation = _generation_config(request, spec)
+    if generation:
+        body["generationConfig"] = generation
+    if request.safety_settings:
+        body["safetySettings"] = _safety(request.safety_settings)
+    if request.cached_content:
+        body["cachedContent"] = request.cached_content
+    if request.labels:
+        body["labels"] = dict(request.labels)
+    return body
+
+
+def to_count_tokens(request: chat_pb2.CountTokensRequest) -> dict[str, Any]:
+    """The countTokens body for a CountTokensRequest."""
+    body: dict[str, Any] = {"contents": _contents(request.messages)}
+    if request.system_instruction:
+        body["systemInstruction"] = {
+            "parts": [{"text": p.text} for p in request.system_instruction]
+        }
+    probe = chat_pb2.ChatRequest(tools=request.tools)
+    tools = _tools(probe)
+    if tools:
+        body["tools"] = tools
+    return body
+
+
+# ---------------------------------------------------------------------------------------------
+# Response
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _details(items: Any) -> list[common_pb2.ModalityTokenCount]:
+    out = []
+    for item in items or []:
+        if isinstance(item, Mapping):
+            out.append(
+                common_pb2.ModalityTokenCount(
+                    modality=_MODALITY.get(
+                        str(item.get("modality")), common_pb2.MODALITY_UNSPECIFIED
+                    ),
+                    token_count=_int(item.get("tokenCount")),
+                )
+            )
+    return out
+
+
+def usage_from(meta: Mapping[str, Any]) -> common_pb2.Usage:
+    """Every counter of `usageMetadata`."""
+    return common_pb2.Usage(
+        input_tokens=_int(meta.get("promptTokenCount")),
+        output_tokens=_int(meta.get("candidatesTokenCount")),
+        reasoning_tokens=_int(meta.get("thoughtsTokenCount")),
+        cached_input_tokens=_int(meta.get("cachedContentTokenCount")),
+        tool_use_prompt_tokens=_int(meta.get("toolUsePromptTokenCount")),
+        total_tokens=_int(meta.get("totalTokenCount")),
+        input_details=_details(meta.get("promptTokensDetails")),
+        output_details=_details(meta.get("candidatesTokensDetails")),
+        cached_details=_details(meta.get("cacheTokensDetails")),
+        tool_use_prompt_details=_details(meta.get("toolUsePromptTokensDetails")),
+        traffic_type=str(meta.get("trafficType") or ""),
+    )
+
+
+def _has_counts(meta: Any) -> bool:
+    return isinstance(meta, Mapping) and any(k.endswith("TokenCount") for k in meta)
+
+
+def _decode_b64(value: Any) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=False)
+    except (ValueError, TypeError):
+        return b""
+
+
+def _reply_part(
+    raw: Mapping[str, Any], call_ids: list[int], candidate: int
+) -> chat_pb2.Part | None:
+    part = chat_pb2.Part()
+    if "functionCall" in raw:
+        call = raw["functionCall"] or {}
+        index = call_ids[0]
+        call_ids[0] += 1
+        args = struct_pb2.Struct()
+        if isinstance(call.get("args"), Mapping):
+            args.update(call["args"])
+        part.tool_call.CopyFrom(
+            chat_pb2.ToolCall(
+                id=str(call.get("id") or f"call_{candidate}_{index}"),
+                name=str(call.get("name", "")),
+                arguments=args,
+                index=index,
+            )
+        )
+    elif raw.get("thought") and "text" in raw:
+        part.thought.text = str(raw["text"])
+    elif "text" in raw:
+        part.text = str(raw["text"])
+    elif "inlineData" in raw:
+        blob = raw["inlineData"] or {}
+        part.media.mime_type = str(blob.get("mimeType", ""))
+        part.media.data = _decode_b64(blob.get("data", ""))
+    elif "fileData" in raw:
+        ref = raw["fileData"] or {}
+        part.media.mime_type = str(ref.get("mimeType", ""))
+        part.media.uri = str(ref.get("fileUri", ""))
+    elif "executableCode" in raw:
+        part.text = str((raw["executableCode"] or {}).get("code", ""))
+    elif "codeExecutionResult" in raw:
+        part.text = str((raw["codeExecutionResult"] or {}).get("output", ""))
+    if raw.get("thoughtSignature"):
+        part.thought_signature = _decode_b64(raw["thoughtSignature"])
+    if part.WhichOneof("kind") is None and not part.thought_signature:
+        return None
+    return part
+
+
+def _ratings(items: Any) -> list[chat_pb2.SafetyRating]:
+    out = []
+    for r in items or []:
+        if isinstance(r, Mapping):
+            out.append(
+                chat_pb2.SafetyRating(
+                    category=str(r.get("category", "")),
+                    probability=str(r.get("probability", "")),
+                    probability_score=float(r.get("probabilityScore") or 0.0),
+                    severity=str(r.get("severity", "")),
+                    severity_score=float(r.get("severityScore") or 0.0),
+                    blocked=bool(r.get("blocked", False)),
+                )
+            )
+    return out
+
+
+def _grounding(meta: Mapping[str, Any]) -> chat_pb2.GroundingMetadata:
+    g = chat_pb2.GroundingMetadata(
+        web_search_queries=[str(q) for q in meta.get("webSearchQueries") or []]
+    )
+    for chunk in meta.get("groundingChunks") or []:
+        web = (chunk or {}).get("web") or (chunk or {}).get("retrievedContext") or {}
+        g.sources.add(
+            uri=str(web.get("uri", "")),
+            title=str(web.get("title", "")),
+            domain=str(web.get("domain", "")),
+        )
+    for support in meta.get("groundingSupports") or []:
+        seg = (support or {}).get("segment") or {}
+        g.supports.add(
+            start_index=_int(seg.get("startIndex")),
+            end_index=_int(seg.get("endIndex")),
+            text=str(seg.get("text", "")),
+            source_indices=[_int(i) for i in support.get("groundingChunkIndices") or []],
+            confidence_scores=[float(c) for c in support.get("confidenceScores") or []],
+        )
+    entry = meta.get("searchEntryPoint") or {}
+    g.search_entry_point_html = str(entry.get("renderedContent", ""))
+    return g
+
+
+def candidate_from(raw: Mapping[str, Any], position: int) -> chat_pb2.Candidate:
+    """One candidate (complete, or a streamed delta)."""
+    index = _int(raw.get("index", position))
+    content = raw.get("content") or {}
+    call_ids = [0]
+    parts = [
+        p
+        for p in (
+            _reply_part(r, call_ids, index)
+            for r in content.get("parts") or []
+            if isinstance(r, Mapping)
+        )
+        if p is not None
+    ]
+    candidate = chat_pb2.Candidate(
+        index=index,
+        message=chat_pb2.Message(role=chat_pb2.ROLE_ASSISTANT, parts=parts),
+        finish_message=str(raw.get("finishMessage", "")),
+        safety_ratings=_ratings(raw.get("safetyRatings")),
+    )
+    native = raw.get("finishReason")
+    if native:
+        candidate.native_finish_reason = str(native)
+        reason = _FINISH.get(str(native), common_pb2.FINISH_REASON_OTHER)
+        if reason == common_pb2.FINISH_REASON_STOP and call_ids[0] > 0:
+            reason = common_pb2.FINISH_REASON_TOOL_CALLS
+        candidate.finish_reason = reason
+    for c in (raw.get("citationMetadata") or {}).get("citations") or []:
+        candidate.citations.add(
+            start_index=_int(c.get("startIndex")),
+            end_index=_int(c.get("endIndex")),
+            uri=str(c.get("uri", "")),
+            title=str(c.get("title", "")),
+            license=str(c.get("license", "")),
+        )
+    if isinstance(raw.get("groundingMetadata"), Mapping):
+        candidate.grounding.CopyFrom(_grounding(raw["groundingMetadata"]))
+    if isinstance(raw.get("avgLogprobs"), int | float):
+        candidate.avg_logprobs = float(raw["avgLogprobs"])
+    return candidate
+
+
+def _prompt_feedback(raw: Mapping[str, Any]) -> chat_pb2.PromptFeedback:
+    native = str(raw.get("blockReason", ""))
+    return chat_pb2.PromptFeedback(
+        block_reason=(
+            _FINISH.get(native, common_pb2.FINISH_REASON_CONTENT_FILTER)
+            if native
+            else common_pb2.FINISH_REASON_UNSPECIFIED
+        ),
+        native_block_reason=native,
+        block_reason_message=str(raw.get("blockReasonMessage", "")),
+        safety_ratings=_ratings(raw.get("safetyRatings")),
+    )
+
+
+def _timestamp(text: Any) -> timestamp_pb2.Timestamp | None:
+    if not isinstance(text, str) or not text:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    try:
+        ts.FromJsonString(text)
+    except ValueError:
+        return None
+    return ts
+
+
+def from_generate_content(payload: Any, *, model: str) -> chat_pb2.ChatResponse:
+    """A ChatResponse from a generateContent reply."""
+    if not isinstance(payload, Mapping):
+        raise GatewayError(
+            grpc.StatusCode.UNAVAILABLE,
+            "Vertex AI sent a malformed response: expected a JSON object",
+            "UPSTREAM_MALFORMED_RESPONSE",
+        )
+    reply = chat_pb2.ChatResponse(
+        id=str(payload.get("responseId", "")),
+        model=model,
+        model_version=str(payload.get("modelVersion", "")),
+        candidates=[
+            candidate_from(c, i)
+            for i, c in enumerate(payload.get("candidates") or [])
+            if isinstance(c, Mapping)
+        ],
+    )
+    meta = payload.get("usageMetadata")
+    if isinstance(meta, Mapping):
+        reply.usage.CopyFrom(usage_from(meta))
+    if isinstance(payload.get("promptFeedback"), Mapping):
+        reply.prompt_feedback.CopyFrom(_prompt_feedback(payload["promptFeedback"]))
+    created = _timestamp(payload.get("createTime"))
+    if created is not None:
+        reply.create_time.CopyFrom(created)
+    return reply
+
+
+def stream_chunk_from(payload: Any, *, model: str, first: bool) -> chat_pb2.StreamChatResponse:
+    """A StreamChatResponse from one streamGenerateContent event (deltas as they came)."""
+    if not isinstance(payload, Mapping):
+        raise GatewayError(
+            grpc.StatusCode.UNAVAILABLE,
+            "Vertex AI sent a malformed stream event: expected a JSON object",
+            "UPSTREAM_MALFORMED_RESPONSE",
+        )
+    chunk = chat_pb2.StreamChatResponse(
+        id=str(payload.get("responseId", "")),
+        model=model if first else "",
+        model_version=str(payload.get("modelVersion", "")),
+        candidates=[
+            candidate_from(c, i)
+            for i, c in enumerate(payload.get("candidates") or [])
+            if isinstance(c, Mapping)
+        ],
+    )
+    meta = payload.get("usageMetadata")
+    # Intermediate chunks carry only {"trafficType": ...}: usage goes on the chunk with counts.
+    if _has_counts(meta):
+        assert isinstance(meta, Mapping)
+        chunk.usage.CopyFrom(usage_from(meta))
+    if isinstance(payload.get("promptFeedback"), Mapping):
+        chunk.prompt_feedback.CopyFrom(_prompt_feedback(payload["promptFeedback"]))
+    return chunk
+
+
+def count_tokens_from(payload: Any) -> chat_pb2.CountTokensResponse:
+    """A CountTokensResponse from a countTokens reply."""
+    if not isinstance(payload, Mapping):
+        raise GatewayError(
+            grpc.StatusCode.UNAVAILABLE,
+            "Vertex AI sent a malformed response: expected a JSON object",
+            "UPSTREAM_MALFORMED_RESPONSE",
+        )
+    if "totalTokens" not in payload:
+        # Fail loudly rather than report 0 tokens (a peer's long-standing bug).
+        raise GatewayError(
+            grpc.StatusCode.UNAVAILABLE,
+            "Vertex AI's countTokens reply has no totalTokens",
+            "UPSTREAM_MALFORMED_RESPONSE",
+        )
+    return chat_pb2.CountTokensResponse(
+        total_tokens=_int(payload.get("totalTokens")),
+        total_billable_characters=_int(payload.get("totalBillableCharacters")),
+        input_details=_details(payload.get("promptTokensDetails")),
+    )

@@ -1,0 +1,134 @@
+"""The Vertex HTTP client: JSON calls and SSE streams with auth, deadlines and error mapping."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from .auth import AuthProvider
+from .errors import VertexError, from_error_object, from_http_error, malformed
+from .http import Transport, timeout_error
+from .sse import SseDecoder, SseTooLarge
+
+
+def encode_body(body: Mapping[str, Any], max_bytes: int) -> bytes:
+    """JSON-encode a request body, refusing one larger than Vertex (or we) would accept."""
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(data) > max_bytes:
+        raise VertexError(
+            "INVALID_ARGUMENT",
+            f"the request is {len(data)} bytes once encoded for Vertex AI; the limit is {max_bytes}"
+            " bytes (use gs:// URIs for large media)",
+            "REQUEST_TOO_LARGE",
+        )
+    return data
+
+
+class Deadline:
+    """An absolute deadline, from the caller's remaining time or the configured default."""
+
+    def __init__(self, remaining: float | None, default: float) -> None:
+        budget = default if remaining is None else min(remaining, default)
+        self._at = time.monotonic() + budget
+
+    def remaining(self) -> float:
+        """Seconds left; raises DEADLINE_EXCEEDED when none are."""
+        left = self._at - time.monotonic()
+        if left <= 0:
+            raise timeout_error()
+        return left
+
+
+class VertexClient:
+    """Calls Vertex over a pooled transport with per-request headers."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        auth: AuthProvider,
+        *,
+        user_agent: str,
+        max_request_bytes: int,
+        max_event_bytes: int,
+        default_timeout: float,
+    ) -> None:
+        self.transport = transport
+        self.auth = auth
+        self._user_agent = user_agent
+        self._max_request_bytes = max_request_bytes
+        self._max_event_bytes = max_event_bytes
+        self.default_timeout = default_timeout
+
+    def deadline(self, remaining: float | None) -> Deadline:
+        """A deadline bounded by the caller's remaining time and the configured timeout."""
+        return Deadline(remaining, self.default_timeout)
+
+    async def _headers(self) -> dict[str, str]:
+        headers = {"content-type": "application/json", "user-agent": self._user_agent}
+        headers.update(await self.auth.headers())
+        return headers
+
+    async def call_json(self, url: str, body: Mapping[str, Any], deadline: Deadline) -> Any:
+        """POST a JSON body and return the decoded JSON reply."""
+        data = encode_body(body, self._max_request_bytes)
+        for attempt in (0, 1):
+            headers = await self._headers()
+            resp = await self.transport.post(url, headers, data, deadline.remaining())
+            if resp.status == 401 and attempt == 0 and await self.auth.unauthorized(headers):
+                continue
+            if resp.status >= 300:
+                raise from_http_error(resp.status, resp.body)
+            try:
+                payload = json.loads(resp.body)
+            except (ValueError, UnicodeDecodeError):
+                raise malformed("the reply is not valid JSON") from None
+            err = from_error_object(payload, None)
+            if err is not None:
+                raise err
+            return payload
+        raise AssertionError("unreachable")
+
+    async def stream_json(
+        self, url: str, body: Mapping[str, Any], deadline: Deadline
+    ) -> AsyncIterator[Any]:
+        """POST a JSON body to an SSE endpoint and yield each event's decoded JSON.
+
+        An error object inside the stream (with or without a `data:` prefix) raises VertexError
+        after the events before it were yielded. Leaving the iterator early closes the request.
+        """
+        data = encode_body(body, self._max_request_bytes)
+        for attempt in (0, 1):
+            headers = await self._headers()
+            async with self.transport.stream(url, headers, data, deadline.remaining()) as resp:
+                if resp.status == 401 and attempt == 0 and await self.auth.unauthorized(headers):
+                    continue
+                if resp.status >= 300:
+                    raise from_http_error(resp.status, await resp.read())
+                decoder = SseDecoder(self._max_event_bytes)
+                try:
+                    async for chunk in resp.chunks():
+                        for event in decoder.feed(chunk):
+                            yield _decode_event(event.data)
+                    for event in decoder.close():
+                        yield _decode_event(event.data)
+                except SseTooLarge as exc:
+                    raise VertexError(
+                        "RESOURCE_EXHAUSTED",
+                        f"Vertex AI sent an oversized stream event: {exc}",
+                        "UPSTREAM_EVENT_TOO_LARGE",
+                    ) from None
+                return
+        raise AssertionError("unreachable")
+
+
+def _decode_event(data: str) -> Any:
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        raise malformed("a stream event is not valid JSON") from None
+    err = from_error_object(payload, None)
+    if err is not None:
+        raise err
+    return payload
