@@ -1,0 +1,96 @@
+"""Bad input gets INVALID_ARGUMENT / NOT_FOUND naming the problem, never UNKNOWN or a crash."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from emulator.admin import EmulatorAdmin
+from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc
+
+from ..conftest import error_details
+from .conftest import MAX_REQUEST_BYTES, ask, user
+
+Stub = chat_pb2_grpc.ChatServiceStub
+C = grpc.StatusCode
+
+
+async def fails(
+    chat: Stub, request: chat_pb2.ChatRequest, streaming: bool = False
+) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        if streaming:
+            [c async for c in chat.StreamChat(request)]
+        else:
+            await chat.Chat(request)
+    return info.value
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+@pytest.mark.parametrize(
+    ("request_", "field", "needle"),
+    [
+        (chat_pb2.ChatRequest(model="gemini-2.5-flash"), "messages", "at least one message"),
+        (chat_pb2.ChatRequest(model="gemini-2.5-flash", messages=[chat_pb2.Message(parts=[chat_pb2.Part(text="x")])]),
+         "messages[0].role", "is required"),
+        (chat_pb2.ChatRequest(model="gemini-2.5-flash", messages=[chat_pb2.Message(role=9, parts=[chat_pb2.Part(text="x")])]),  # type: ignore[arg-type]
+         "messages[0].role", "unknown role 9"),
+        (chat_pb2.ChatRequest(model="gemini-2.5-flash", messages=[chat_pb2.Message(role=chat_pb2.ROLE_USER)]),
+         "messages[0].parts", "at least one part"),
+        (chat_pb2.ChatRequest(model="gemini-2.5-flash", messages=[chat_pb2.Message(role=chat_pb2.ROLE_USER, parts=[chat_pb2.Part()])]),
+         "messages[0].parts[0]", "is empty"),
+        (chat_pb2.ChatRequest(messages=[user("x")]), "model", "is required"),
+        (ask("x", model="bad model name!"), "model", "not a valid model name"),
+        (ask("x", generation_config=chat_pb2.GenerationConfig(temperature=3)), "generation_config.temperature", "between 0 and 2"),
+        (ask("x", labels={"Bad Key": "v"}), "labels['Bad Key']", "lowercase"),
+    ],
+)  # fmt: skip
+async def test_invalid_argument_names_the_field(
+    chat: Stub,
+    admin: EmulatorAdmin,
+    request_: chat_pb2.ChatRequest,
+    field: str,
+    needle: str,
+    streaming: bool,
+) -> None:
+    d = error_details(await fails(chat, request_, streaming))
+    assert d.code == C.INVALID_ARGUMENT
+    assert field in d.message and needle in d.message
+    if field != "model":
+        assert d.bad_request is not None
+        assert field in [v.field for v in d.bad_request.field_violations]
+    assert admin.requests() == []  # rejected before anything reached Vertex
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_unknown_model_is_not_found(chat: Stub, streaming: bool) -> None:
+    d = error_details(await fails(chat, ask("x", model="gemini-9-ultra"), streaming))
+    assert d.code == C.NOT_FOUND
+    assert "gemini-9-ultra" in d.message
+    assert d.info is not None and d.info.reason == "MODEL_NOT_FOUND"
+    assert d.info.metadata["model"] == "gemini-9-ultra"
+
+
+async def test_model_without_chat_capability(chat: Stub) -> None:
+    d = error_details(await fails(chat, ask("x", model="text-embedding-005")))
+    assert d.code == C.INVALID_ARGUMENT
+    assert "text-embedding-005" in d.message and "chat" in d.message
+    assert d.info is not None and d.info.reason == "CAPABILITY_NOT_SUPPORTED"
+
+
+async def test_oversize_request(chat: Stub, admin: EmulatorAdmin) -> None:
+    d = error_details(await fails(chat, ask("word " * (MAX_REQUEST_BYTES // 5 + 10))))
+    assert d.code == C.INVALID_ARGUMENT
+    assert d.info is not None and d.info.reason == "REQUEST_TOO_LARGE"
+    assert str(MAX_REQUEST_BYTES) in d.message
+    assert admin.requests() == []
+
+
+async def test_unimplemented_services_say_why(channel: grpc.aio.Channel) -> None:
+    from vertex_gateway.v1 import embedding_pb2, embedding_pb2_grpc
+
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await embedding_pb2_grpc.EmbeddingServiceStub(channel).Embed(embedding_pb2.EmbedRequest())
+    d = error_details(info.value)
+    assert d.code == C.UNIMPLEMENTED
+    assert "EmbeddingService.Embed" in d.message
+    assert d.info is not None and d.info.reason == "NOT_IMPLEMENTED_YET"

@@ -1,0 +1,74 @@
+"""Configuration: YAML + environment precedence, validation naming the setting, emulator default."""
+
+from pathlib import Path
+
+import pytest
+
+from server.config import ConfigError, load_config
+
+
+def test_defaults_want_the_emulator() -> None:
+    config = load_config(env={})
+    assert config.server.listen == "0.0.0.0:50051"
+    assert config.vertex.location == "us-central1"
+    assert config.wants_emulator()
+
+
+def test_yaml_then_env_precedence(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(
+        "server: {listen: '127.0.0.1:6000', access_log: true}\n"
+        "vertex:\n  project: yaml-project\n  location: europe-west4\n"
+        "  credentials: {source: adc}\n"
+        "aliases: {fast: gemini-2.5-flash}\nallow_models: [gemini-2.5-flash]\n"
+    )
+    config = load_config(
+        env={"VG_LOCATION": "global", "VG_ALIASES": "x=gemini-2.5-pro"}, path=str(path)
+    )
+    assert config.server.listen == "127.0.0.1:6000" and config.server.access_log is True
+    assert config.vertex.project == "yaml-project"
+    assert config.vertex.location == "global"  # env wins
+    assert dict(config.aliases) == {"x": "gemini-2.5-pro"}
+    assert config.allow_models == ("gemini-2.5-flash",)
+    assert not config.wants_emulator()
+
+
+def test_vg_names_win_over_google_names() -> None:
+    config = load_config(env={"GOOGLE_CLOUD_PROJECT": "a", "VG_PROJECT": "b"})
+    assert config.vertex.project == "b"
+
+
+def test_credentials_alone_disable_the_emulator() -> None:
+    assert not load_config(env={"VG_API_KEY": "k"}).wants_emulator()
+    assert not load_config(env={"GOOGLE_APPLICATION_CREDENTIALS": "/x.json"}).wants_emulator()
+    assert load_config(env={"VG_EMULATOR": "on", "GOOGLE_CLOUD_PROJECT": "p"}).wants_emulator()
+
+
+def test_secrets_are_not_in_repr() -> None:
+    config = load_config(
+        env={"VG_API_KEY": "AIzaSECRET", "VG_CREDENTIALS_JSON": '{"private_key": "K"}'}
+    )
+    assert "AIzaSECRET" not in repr(config) and "private_key" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"VG_LOCATION": "Bad/Loc"}, "vertex.location"),
+        ({"VG_LISTEN": "nonsense"}, "server.listen"),
+        ({"VG_CREDENTIALS": "magic"}, "vertex.credentials.source"),
+        ({"VG_MAX_MESSAGE_BYTES": "abc"}, "server.max_message_bytes"),
+        ({"VG_ALIASES": "novalue"}, "VG_ALIASES"),
+        ({"VG_EMULATOR": "maybe"}, "emulator"),
+    ],
+)
+def test_invalid_settings_are_named(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
+        load_config(env=env)
+
+
+def test_unknown_yaml_keys_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text("server: {lisen: x}\n")
+    with pytest.raises(ConfigError, match="lisen"):
+        load_config(env={}, path=str(path))
