@@ -41,7 +41,7 @@ CANONICAL_CODES = frozenset(
 _MAX_MESSAGE = 2000
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: exceptions get __traceback__ assigned
 class VertexError(Exception):
     """An error answered by Vertex (or a failure to reach it), as plain data."""
 

@@ -36,19 +36,19 @@ async def test_token_fetched_once_and_reused(
 async def test_token_refreshed_before_expiry(
     admin: EmulatorAdmin, service_account: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import google.auth._helpers as helpers
+
+    admin.set_config(token_ttl_seconds=300)  # tokens live 5 minutes on the server
     auth = fresh_auth(service_account)
     first = (await auth.headers())["authorization"]
     before = admin.stats()["token_requests"]
-    # google-auth treats a token as expired 3m45s before its expiry: move its clock to 5 minutes
-    # before (still valid) and then to 3 minutes before (inside the refresh margin).
-    import google.auth._helpers as helpers
-
-    expiry = auth._creds.expiry  # naive UTC
-    monkeypatch.setattr(helpers, "utcnow", lambda: expiry - datetime.timedelta(minutes=5))
-    assert (await auth.headers())["authorization"] == first  # still comfortably valid
-    monkeypatch.setattr(helpers, "utcnow", lambda: expiry - datetime.timedelta(minutes=3))
+    # google-auth refreshes when expiry is within REFRESH_THRESHOLD: with a 200 s margin the token
+    # is still fresh; with a 310 s margin it is due, though the server would still accept it.
+    monkeypatch.setattr(helpers, "REFRESH_THRESHOLD", datetime.timedelta(seconds=200))
+    assert (await auth.headers())["authorization"] == first
+    monkeypatch.setattr(helpers, "REFRESH_THRESHOLD", datetime.timedelta(seconds=310))
     second = (await auth.headers())["authorization"]
-    assert second != first  # refreshed while the old token had 3 minutes left
+    assert second != first
     assert admin.stats()["token_requests"] == before + 1
 
 

@@ -93,8 +93,9 @@ async def test_stop_sequence_cuts_the_reply(chat: Stub) -> None:
         )
     )
     text = reply_text(reply.candidates[0])
-    assert "emulator" not in text and full.startswith(text.rstrip())
+    assert text and "emulator" not in text
     assert reply.candidates[0].finish_reason == common_pb2.FINISH_REASON_STOP
+    assert reply.usage.output_tokens < 40
 
 
 async def test_candidate_count(chat: Stub) -> None:

@@ -133,8 +133,8 @@ def test_grpcurl_chat(server: ServerProcess) -> None:
     reply = json.loads(out.stdout)
     candidate = reply["candidates"][0]
     assert candidate["message"]["parts"][0]["text"]
-    assert candidate["finishReason"] == "FINISH_REASON_STOP"
-    assert reply["usage"]["totalTokens"] > 0
+    assert candidate["finish_reason"] == "FINISH_REASON_STOP"  # grpcurl prints proto names
+    assert reply["usage"]["total_tokens"] > 0
 
 
 def test_grpcurl_stream_chat(server: ServerProcess) -> None:
@@ -142,14 +142,15 @@ def test_grpcurl_stream_chat(server: ServerProcess) -> None:
     assert out.returncode == 0, out.stderr
     messages = [json.loads(m) for m in re.split(r"(?<=\})\n(?=\{)", out.stdout.strip())]
     assert len(messages) >= 3
-    assert messages[-1]["candidates"][0]["finishReason"] == "FINISH_REASON_STOP"
+    assert messages[-1]["candidates"][0]["finish_reason"] == "FINISH_REASON_STOP"
     assert "usage" in messages[-1]
 
 
 def test_grpcurl_error_shows_details(server: ServerProcess) -> None:
     out = server.grpcurl("vertex_gateway.v1.ChatService/Chat", data={**CHAT, "model": "nope-1"})
     assert out.returncode != 0
-    assert "NotFound" in out.stdout + out.stderr
+    assert '"code": 5' in out.stdout + out.stderr  # NOT_FOUND
+    assert "nope-1" in out.stdout + out.stderr
     assert "MODEL_NOT_FOUND" in out.stdout + out.stderr
 
 
