@@ -7,10 +7,10 @@ import datetime
 from typing import Any
 
 import pytest
-from emulator.admin import EmulatorAdmin
 from google.oauth2 import service_account
 from vertex_gateway.v1 import chat_pb2_grpc
 
+from emulator.admin import EmulatorAdmin
 from server.vertex.auth import SCOPES, GoogleAuth
 
 from .conftest import ask, vertex_calls

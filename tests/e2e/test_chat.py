@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from emulator.admin import EmulatorAdmin
 from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc, common_pb2
+
+from emulator.admin import EmulatorAdmin
 
 from .conftest import ask, reply_text, user, vertex_calls
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import grpc
 import pytest
-from emulator.admin import EmulatorAdmin
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc
+
+from emulator.admin import EmulatorAdmin
 
 ROOT = Path(__file__).resolve().parents[2]
 GRPCURL = str(Path(sys.executable).parent / "grpcurl")

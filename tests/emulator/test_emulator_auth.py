@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from emu_helpers import API_KEY, SCOPES, Emulator, mint_token, user_body
 from google.auth.exceptions import RefreshError
 from google.auth.transport.requests import Request
 from google.oauth2 import service_account
 
 from emulator.oauth import JWT_BEARER
-
-from .conftest import API_KEY, SCOPES, Emulator, mint_token, user_body
 
 UNAUTH_MESSAGE = (
     "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie "
@@ -30,7 +29,9 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def sign_assertion(key: dict[str, Any], claims: dict[str, Any], private_pem: str | None = None) -> str:
+def sign_assertion(
+    key: dict[str, Any], claims: dict[str, Any], private_pem: str | None = None
+) -> str:
     """An RS256 JWT signed with the key file's private key (or another PEM)."""
     pem = (private_pem or key["private_key"]).encode("ascii")
     private = serialization.load_pem_private_key(pem, password=None)
@@ -59,7 +60,9 @@ async def new_key(emu: Emulator) -> dict[str, Any]:
     return key
 
 
-async def grant(emu: Emulator, assertion: str, grant_type: str = JWT_BEARER) -> tuple[int, dict[str, Any]]:
+async def grant(
+    emu: Emulator, assertion: str, grant_type: str = JWT_BEARER
+) -> tuple[int, dict[str, Any]]:
     async with emu.http.post(
         f"{emu.base_url}/token", data={"grant_type": grant_type, "assertion": assertion}
     ) as resp:
@@ -75,8 +78,16 @@ async def test_service_account_key_looks_like_googles(emu: Emulator) -> None:
     assert key["client_email"].endswith("@p-1.iam.gserviceaccount.com")
     assert key["universe_domain"] == "googleapis.com"
     expected = {
-        "type", "project_id", "private_key_id", "private_key", "client_email", "client_id",
-        "auth_uri", "token_uri", "auth_provider_x509_cert_url", "client_x509_cert_url",
+        "type",
+        "project_id",
+        "private_key_id",
+        "private_key",
+        "client_email",
+        "client_id",
+        "auth_uri",
+        "token_uri",
+        "auth_provider_x509_cert_url",
+        "client_x509_cert_url",
         "universe_domain",
     }
     assert set(key) == expected
@@ -87,7 +98,9 @@ async def test_google_auth_refresh_gets_a_working_token(emu: Emulator) -> None:
     creds = service_account.Credentials.from_service_account_info(key, scopes=SCOPES)
     await asyncio.to_thread(creds.refresh, Request())
     assert creds.valid and creds.token.startswith("ya29.emu-")
-    status, _, _ = await emu.post(emu.url(), user_body(), {"Authorization": f"Bearer {creds.token}"})
+    status, _, _ = await emu.post(
+        emu.url(), user_body(), {"Authorization": f"Bearer {creds.token}"}
+    )
     assert status == 200
     records = await emu.records()
     token_record = next(r for r in records if r["path"] == "/token")
@@ -104,7 +117,10 @@ async def test_bad_signature_is_rejected(emu: Emulator) -> None:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     status, body = await grant(emu, sign_assertion(key, good_claims(key), other_pem))
-    assert (status, body) == (400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+    assert (status, body) == (
+        400,
+        {"error": "invalid_grant", "error_description": "Invalid JWT Signature."},
+    )
 
 
 async def test_google_auth_refresh_with_wrong_key_raises(emu: Emulator) -> None:
@@ -125,7 +141,9 @@ async def test_google_auth_refresh_with_wrong_key_raises(emu: Emulator) -> None:
         ({"iss": "someone@else.iam.gserviceaccount.com"}, "invalid_grant"),
     ],
 )
-async def test_bad_claims_are_rejected(emu: Emulator, overrides: dict[str, Any], error: str) -> None:
+async def test_bad_claims_are_rejected(
+    emu: Emulator, overrides: dict[str, Any], error: str
+) -> None:
     key = await new_key(emu)
     status, body = await grant(emu, sign_assertion(key, good_claims(key, **overrides)))
     assert status == 400 and body["error"] == error
@@ -144,7 +162,9 @@ async def test_wrong_grant_type(emu: Emulator) -> None:
     assert status == 400 and body["error"] == "unsupported_grant_type"
 
 
-def assert_unauthenticated(body: dict[str, Any], reason: str, message: str = UNAUTH_MESSAGE) -> None:
+def assert_unauthenticated(
+    body: dict[str, Any], reason: str, message: str = UNAUTH_MESSAGE
+) -> None:
     assert body == {
         "error": {
             "code": 401,
@@ -169,18 +189,23 @@ async def test_missing_credentials_401(emu: Emulator) -> None:
     status, body, resp = await emu.post(emu.url(), user_body(), {})
     assert status == 401
     assert resp.headers["Content-Type"] == "application/json; charset=UTF-8"
-    missing = UNAUTH_MESSAGE.replace("Request had invalid authentication credentials.", "Request is missing required authentication credential.")
+    missing = UNAUTH_MESSAGE.replace(
+        "Request had invalid authentication credentials.",
+        "Request is missing required authentication credential.",
+    )
     assert_unauthenticated(body, "CREDENTIALS_MISSING", missing)
 
 
 async def test_unknown_token_401(emu: Emulator) -> None:
-    status, body, _ = await emu.post(emu.url(), user_body(), {"Authorization": "Bearer ya29.not-ours"})
+    status, body, _ = await emu.post(
+        emu.url(), user_body(), {"Authorization": "Bearer ya29.not-ours"}
+    )
     assert status == 401
     assert_unauthenticated(body, "ACCESS_TOKEN_TYPE_UNSUPPORTED")
 
 
 async def test_auth_is_checked_before_the_body(emu: Emulator) -> None:
-    status, body, _ = await emu.post(emu.url(), {"bogus": 1}, {"Authorization": "Bearer nope"})
+    status, _, _ = await emu.post(emu.url(), {"bogus": 1}, {"Authorization": "Bearer nope"})
     assert status == 401
 
 
@@ -208,7 +233,9 @@ async def test_api_key_header_and_query(emu: Emulator) -> None:
     status, _, _ = await emu.post(emu.url() + f"?key={API_KEY}", user_body(), {})
     assert status == 200
     records = await emu.records()
-    assert records[0]["auth"] == "api_key" and records[0]["headers"]["x-goog-api-key"] == "<redacted>"
+    assert (
+        records[0]["auth"] == "api_key" and records[0]["headers"]["x-goog-api-key"] == "<redacted>"
+    )
     assert records[1]["query"] == {"key": "<redacted>"}
 
 

@@ -1,0 +1,57 @@
+"""The publisher models the emulator knows, and which locations it accepts.
+
+One table: adding a model is one line. ``max_output_tokens`` is the largest ``maxOutputTokens``
+Vertex accepts for the model (Gemini 2.0: 8192; 2.5 and later: 65536).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One publisher model."""
+
+    publisher: str
+    model_id: str
+    model_version: str
+    max_output_tokens: int
+    thinking: bool
+
+
+def _gemini(model_id: str, version: str | None = None, *, thinking: bool = True) -> ModelInfo:
+    limit = 65536 if thinking else 8192
+    return ModelInfo("google", model_id, version or model_id, limit, thinking)
+
+
+MODELS: dict[tuple[str, str], ModelInfo] = {
+    (m.publisher, m.model_id): m
+    for m in (
+        _gemini("gemini-2.0-flash-001", thinking=False),
+        _gemini("gemini-2.0-flash", "gemini-2.0-flash-001", thinking=False),
+        _gemini("gemini-2.0-flash-lite-001", thinking=False),
+        _gemini("gemini-2.0-flash-lite", "gemini-2.0-flash-lite-001", thinking=False),
+        _gemini("gemini-2.5-flash"),
+        _gemini("gemini-2.5-flash-lite"),
+        _gemini("gemini-2.5-pro"),
+        _gemini("gemini-3-pro-preview"),
+        _gemini("gemini-3-flash-preview"),
+        _gemini("gemini-3.1-pro-preview"),
+        _gemini("gemini-3.1-flash-lite-preview"),
+    )
+}
+
+# Vertex's location ids: global, the two multi-regions, and regions such as us-central1.
+_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+
+
+def find_model(publisher: str, model_id: str) -> ModelInfo | None:
+    """Return the model, or ``None`` when Vertex would answer 404 for it."""
+    return MODELS.get((publisher, model_id))
+
+
+def is_valid_location(location: str) -> bool:
+    """True for ``global``, ``us``, ``eu`` and region ids like ``europe-west4``."""
+    return location in ("global", "us", "eu") or bool(_REGION.match(location))

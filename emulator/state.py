@@ -1,0 +1,59 @@
+"""Everything one emulator process remembers, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiohttp import web
+
+from emulator.auth import AuthPolicy, TokenStore
+from emulator.config import RuntimeConfig, ServerOptions
+from emulator.faults import FaultBook
+from emulator.records import RecordLog
+from emulator.service_accounts import ServiceAccountRegistry
+
+
+@dataclass
+class Stats:
+    """Counters the admin API reports (and ``reset`` zeroes)."""
+
+    token_requests: int = 0
+    tokens_issued: int = 0
+    vertex_requests: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The counters as JSON."""
+        return asdict(self)
+
+
+class EmulatorState:
+    """Configuration, credentials, recorded requests, armed faults and counters."""
+
+    def __init__(self, options: ServerOptions) -> None:
+        self.options = options
+        self.config: RuntimeConfig = options.default_config()
+        self.tokens = TokenStore()
+        self.accounts = ServiceAccountRegistry()
+        self.records = RecordLog()
+        self.faults = FaultBook()
+        self.stats = Stats()
+        self.policy = AuthPolicy(frozenset(options.api_keys), options.allow_anonymous)
+
+    def reset(self) -> None:
+        """Clear requests, faults and counters, restore the default config.
+
+        Service accounts, API keys, issued tokens and the audit trail survive.
+        """
+        self.records.clear()
+        self.faults.clear()
+        self.stats = Stats()
+        self.config = self.options.default_config()
+
+
+STATE_KEY: web.AppKey[EmulatorState] = web.AppKey("emulator_state", EmulatorState)
+
+
+def state_of(request: web.Request) -> EmulatorState:
+    """The state of the application serving ``request``."""
+    return request.app[STATE_KEY]
