@@ -9,10 +9,10 @@ from typing import Any
 import grpc
 import grpc.aio
 import pytest
-from emulator.admin import EmulatorAdmin
-from emulator.process import EmulatorProcess
 from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc
 
+from emulator.admin import EmulatorAdmin
+from emulator.process import EmulatorProcess
 from server.app import Gateway, create_gateway
 from server.config import load_config
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from emulator.admin import EmulatorAdmin
 from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc
+
+from emulator.admin import EmulatorAdmin
 
 from ..conftest import error_details
 from .conftest import MAX_REQUEST_BYTES, ask, user

@@ -7,8 +7,9 @@ import time
 
 import grpc
 import pytest
-from emulator.admin import EmulatorAdmin
 from vertex_gateway.v1 import chat_pb2_grpc
+
+from emulator.admin import EmulatorAdmin
 
 from ..conftest import error_details
 from .conftest import ask, vertex_calls

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 import requests
-from emulator.admin import EmulatorAdmin
-from emulator.process import EmulatorProcess
 from google.auth.transport.requests import Request
 from google.oauth2 import service_account as sa
 from vertex_gateway.v1 import chat_pb2_grpc
 
+from emulator.admin import EmulatorAdmin
+from emulator.process import EmulatorProcess
 from server.vertex.auth import SCOPES
 
 from .conftest import ask
