@@ -98,3 +98,19 @@ def reply_text(candidate: chat_pb2.Candidate) -> str:
 
 def vertex_calls(admin: EmulatorAdmin, method: str) -> list[dict[str, Any]]:
     return [r for r in admin.requests() if r["path"].endswith(":" + method)]
+
+
+async def rpc_error(
+    chat: chat_pb2_grpc.ChatServiceStub,
+    request: chat_pb2.ChatRequest,
+    *,
+    streaming: bool = False,
+    timeout: float | None = None,
+) -> grpc.aio.AioRpcError:
+    """The error a Chat (or, streaming, a StreamChat read to its end) call fails with."""
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        if streaming:
+            [c async for c in chat.StreamChat(request, timeout=timeout)]
+        else:
+            await chat.Chat(request, timeout=timeout)
+    return info.value

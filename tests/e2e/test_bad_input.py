@@ -9,21 +9,10 @@ from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc
 from emulator.admin import EmulatorAdmin
 
 from ..conftest import error_details
-from .conftest import MAX_REQUEST_BYTES, ask, user
+from .conftest import MAX_REQUEST_BYTES, ask, rpc_error, user
 
 Stub = chat_pb2_grpc.ChatServiceStub
 C = grpc.StatusCode
-
-
-async def fails(
-    chat: Stub, request: chat_pb2.ChatRequest, streaming: bool = False
-) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        if streaming:
-            [c async for c in chat.StreamChat(request)]
-        else:
-            await chat.Chat(request)
-    return info.value
 
 
 @pytest.mark.parametrize("streaming", [False, True])
@@ -53,7 +42,7 @@ async def test_invalid_argument_names_the_field(
     needle: str,
     streaming: bool,
 ) -> None:
-    d = error_details(await fails(chat, request_, streaming))
+    d = error_details(await rpc_error(chat, request_, streaming=streaming))
     assert d.code == C.INVALID_ARGUMENT
     assert field in d.message and needle in d.message
     if field != "model":
@@ -64,7 +53,7 @@ async def test_invalid_argument_names_the_field(
 
 @pytest.mark.parametrize("streaming", [False, True])
 async def test_unknown_model_is_not_found(chat: Stub, streaming: bool) -> None:
-    d = error_details(await fails(chat, ask("x", model="gemini-9-ultra"), streaming))
+    d = error_details(await rpc_error(chat, ask("x", model="gemini-9-ultra"), streaming=streaming))
     assert d.code == C.NOT_FOUND
     assert "gemini-9-ultra" in d.message
     assert d.info is not None and d.info.reason == "MODEL_NOT_FOUND"
@@ -72,14 +61,14 @@ async def test_unknown_model_is_not_found(chat: Stub, streaming: bool) -> None:
 
 
 async def test_model_without_chat_capability(chat: Stub) -> None:
-    d = error_details(await fails(chat, ask("x", model="text-embedding-005")))
+    d = error_details(await rpc_error(chat, ask("x", model="text-embedding-005")))
     assert d.code == C.INVALID_ARGUMENT
     assert "text-embedding-005" in d.message and "chat" in d.message
     assert d.info is not None and d.info.reason == "CAPABILITY_NOT_SUPPORTED"
 
 
 async def test_oversize_request(chat: Stub, admin: EmulatorAdmin) -> None:
-    d = error_details(await fails(chat, ask("word " * (MAX_REQUEST_BYTES // 5 + 10))))
+    d = error_details(await rpc_error(chat, ask("word " * (MAX_REQUEST_BYTES // 5 + 10))))
     assert d.code == C.INVALID_ARGUMENT
     assert d.info is not None and d.info.reason == "REQUEST_TOO_LARGE"
     assert str(MAX_REQUEST_BYTES) in d.message

@@ -12,7 +12,7 @@ from vertex_gateway.v1 import chat_pb2_grpc
 from emulator.admin import EmulatorAdmin
 
 from ..conftest import error_details
-from .conftest import ask, vertex_calls
+from .conftest import ask, rpc_error, vertex_calls
 
 Stub = chat_pb2_grpc.ChatServiceStub
 C = grpc.StatusCode
@@ -41,12 +41,8 @@ async def test_http_errors_map_to_grpc(
     streaming: bool,
 ) -> None:
     admin.arm_fault(fault, times=1)
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        if streaming:
-            [c async for c in chat.StreamChat(ask("hi"))]
-        else:
-            await chat.Chat(ask("hi"))
-    d = error_details(info.value)
+    err = await rpc_error(chat, ask("hi"), streaming=streaming)
+    d = error_details(err)
     assert d.code == code
     assert d.info is not None and d.info.reason == reason and d.info.domain == "vertex-gateway"
     assert d.info.metadata["http_status"] == fault.split("-")[0]
@@ -89,9 +85,7 @@ async def test_error_event_inside_a_200_stream(
 
 async def test_disconnect_mid_stream_is_unavailable(chat: Stub, admin: EmulatorAdmin) -> None:
     admin.arm_fault("disconnect-mid-stream", path_contains=":streamGenerateContent")
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        [c async for c in chat.StreamChat(ask("Tell me a long story"))]
-    d = error_details(info.value)
+    d = error_details(await rpc_error(chat, ask("Tell me a long story"), streaming=True))
     assert d.code == C.UNAVAILABLE
     assert d.info is not None and d.info.reason == "UPSTREAM_CONNECTION_LOST"
 
@@ -101,12 +95,8 @@ async def test_malformed_json_is_unavailable(
     chat: Stub, admin: EmulatorAdmin, streaming: bool
 ) -> None:
     admin.arm_fault("malformed-json")
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        if streaming:
-            [c async for c in chat.StreamChat(ask("hi"))]
-        else:
-            await chat.Chat(ask("hi"))
-    d = error_details(info.value)
+    err = await rpc_error(chat, ask("hi"), streaming=streaming)
+    d = error_details(err)
     assert d.code == C.UNAVAILABLE
     assert d.info is not None and d.info.reason == "UPSTREAM_MALFORMED_RESPONSE"
 
@@ -117,12 +107,8 @@ async def test_deadline_shorter_than_upstream_delay(
 ) -> None:
     admin.arm_fault("slow:3000")
     start = time.monotonic()
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        if streaming:
-            [c async for c in chat.StreamChat(ask("hi"), timeout=0.5)]
-        else:
-            await chat.Chat(ask("hi"), timeout=0.5)
-    assert info.value.code() == C.DEADLINE_EXCEEDED
+    err = await rpc_error(chat, ask("hi"), streaming=streaming, timeout=0.5)
+    assert err.code() == C.DEADLINE_EXCEEDED
     assert time.monotonic() - start < 2.5
 
 
