@@ -224,7 +224,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     try:
         # warm-up: opens the N connections (the first wave starts all N tasks at once)
-        await _load(op, args.concurrency * 2, args.concurrency, min(1.0, args.seconds))
+        await _load(op, args.concurrency * 2, args.concurrency, min(0.5, args.seconds))
         before = await upstream_stats(args.port, ctx)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         latencies, docs = await _load(op, args.requests, args.concurrency, args.seconds)

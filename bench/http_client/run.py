@@ -1,6 +1,6 @@
 """aiohttp vs httpx as the gateway's upstream HTTP client: ``.venv/bin/python bench/http_client/run.py``.
 
-Starts the fake upstream (upstream.py: plain, TLS, and with 50 ms simulated latency) pinned to
+Starts the fake upstream (upstream.py: plain, TLS, and paced like a model) pinned to
 core 1, runs every client measurement (client.py) in its own process pinned to core 0, and
 writes bench/results/http_client.{json,md}. See README.md beside this file.
 """
@@ -53,7 +53,7 @@ class Case:
     label: str
     variant: str
     mode: str  # unary | stream
-    upstream: str = "http"  # http | https | http+50ms
+    upstream: str = "http"  # http | https | paced (50 ms unary latency, SSE event every 1 ms)
     concurrency: int = 64
     reps: int = 3
 
@@ -71,7 +71,8 @@ def plan(n: int, reps: int) -> list[Case]:
     for lib in ("aiohttp", "httpx"):
         for mode, c in (("unary", 8), ("stream", 8), ("unary", 256)):
             cases.append(Case("concurrency", f"{lib} tuned", TUNED[lib], mode, "http", c, 1))
-        cases.append(Case("latency", f"{lib} tuned", TUNED[lib], "unary", "http+50ms", 256, 1))
+        cases.append(Case("paced", f"{lib} tuned", TUNED[lib], "unary", "paced", 256, 1))
+        cases.append(Case("paced", f"{lib} tuned", TUNED[lib], "stream", "paced", 64, 1))
     for variant, mode in ABLATION:
         cases.append(Case("ablation", variant, variant, mode, concurrency=n, reps=1))
     return cases
@@ -189,13 +190,13 @@ def write_markdown(out: TextIO, meta: dict[str, Any], rows: list[dict[str, Any]]
         f"Python {meta['python']}, aiohttp {meta['aiohttp']}, httpx {meta['httpx']} "
         f"(httpcore {meta['httpcore']}), {meta['cpu']}. Client pinned to core {CLIENT_CORE}, "
         f"upstream to core {UPSTREAM_CORE}; {meta['seconds']} s measured per run after a "
-        "warm-up; medians of the repetitions shown (each metric's own median).\n\n"
+        "warm-up; medians of the repetitions shown (each metric's own median; req/s range in brackets).\n\n"
     )
     titles = {
         "main": "Main figures (plain HTTP/1.1, keep-alive)",
         "tls": "Over TLS (HTTPS, as to Vertex)",
         "concurrency": "Other concurrencies N (1 repetition)",
-        "latency": "Unary with 50 ms simulated model latency (1 repetition)",
+        "paced": "Paced upstream: unary after 50 ms, SSE events 1 ms apart (1 repetition)",
         "ablation": "aiohttp / httpx knobs one at a time (1 repetition; compare with defaults)",
     }
     head = (
@@ -206,9 +207,12 @@ def write_markdown(out: TextIO, meta: dict[str, Any], rows: list[dict[str, Any]]
         out.write(f"## {title}\n\n{head}")
         for r in (r for r in rows if r["section"] == section):
             eps = f"{r['events_per_s']:,.0f}" if r["events_per_s"] else "-"
+            rps = f"{r['rps']:,.0f}"
+            if r["reps"] > 1:
+                rps += f" ({min(r['rps_all']):,.0f}-{max(r['rps_all']):,.0f})"
             out.write(
                 f"| {r['label']} | {r['mode']} | {r['upstream']} | {r['concurrency']} "
-                f"| {r['reps']} | {r['rps']:,.0f} | {eps} | {r['cpu_s_per_1k']:.3f} "
+                f"| {r['reps']} | {rps} | {eps} | {r['cpu_s_per_1k']:.3f} "
                 f"| {r['p50_ms']} | {r['p99_ms']} | {r['new_connections_max']} "
                 f"| {r['upstream_cpu_max']:.0%} |\n"
             )
@@ -241,7 +245,7 @@ def main() -> None:
         upstreams = {
             "http": start_upstream([]),
             "https": start_upstream(["--cert", str(cert), "--key", str(key)]),
-            "http+50ms": start_upstream(["--delay-ms", "50"]),
+            "paced": start_upstream(["--delay-ms", "50", "--event-gap-ms", "1"]),
         }
         try:
             for rep in range(args.reps):  # interleave the repetitions to spread out drift

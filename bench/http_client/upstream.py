@@ -4,6 +4,9 @@ Any request whose target contains ``stream`` gets the SSE body (``text/event-str
 HTTP chunk per event, as Vertex sends it over HTTP/1.1); any other gets the unary JSON reply.
 Request bodies are read (by Content-Length) and discarded. ``GET /_stats`` answers with the
 connections accepted so far and the server's CPU seconds. It prints ``PORT <n>`` when ready.
+
+By default every reply is written at once. ``--delay-ms`` holds each unary reply that long
+(model latency) and ``--event-gap-ms`` writes the SSE events that far apart (token pacing).
 """
 
 from __future__ import annotations
@@ -22,19 +25,19 @@ UNARY_RESPONSE = (
     b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=UTF-8\r\n"
     b"Content-Length: %d\r\n\r\n%s" % (len(_UNARY), _UNARY)
 )
-STREAM_RESPONSE = (
+STREAM_PARTS = [  # status line and headers, one HTTP chunk per event, the last chunk
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-    b"Content-Disposition: attachment\r\nTransfer-Encoding: chunked\r\n\r\n"
-    + b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in stream_events())
-    + b"0\r\n\r\n"
-)
-
-
-DELAY_S = 0.0  # set by --delay-ms: simulated model latency before each reply
+    b"Content-Disposition: attachment\r\nTransfer-Encoding: chunked\r\n\r\n",
+    *(b"%x\r\n%s\r\n" % (len(e), e) for e in stream_events()),
+    b"0\r\n\r\n",
+]
+STREAM_RESPONSE = b"".join(STREAM_PARTS)
 
 
 class _Conn(asyncio.Protocol):
     opened = 0  # connections accepted so far: shows whether clients reuse them
+    delay_s = 0.0
+    event_gap_s = 0.0
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -56,24 +59,28 @@ class _Conn(asyncio.Protocol):
             if len(self.buf) < end_head + 4 + length:
                 return
             del self.buf[: end_head + 4 + length]
-            target = head[: head.find(b"\r")]
-            assert self.transport is not None
-            if target.startswith(b"get /_stats"):
-                counters = {"connections": _Conn.opened, "cpu_s": time.process_time()}
-                stats = json.dumps(counters).encode()
-                self.transport.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(stats), stats)
-                )
-            else:
-                reply = STREAM_RESPONSE if b"stream" in target else UNARY_RESPONSE
-                if DELAY_S:
-                    asyncio.get_running_loop().call_later(DELAY_S, self._send, reply)
-                else:
-                    self.transport.write(reply)
+            self._reply(head[: head.find(b"\r")])
 
-    def _send(self, reply: bytes) -> None:
+    def _reply(self, target: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        if target.startswith(b"get /_stats"):
+            counters = {"connections": _Conn.opened, "cpu_s": time.process_time()}
+            stats = json.dumps(counters).encode()
+            self._send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(stats), stats))
+        elif b"stream" not in target:
+            if self.delay_s:
+                loop.call_later(self.delay_s, self._send, UNARY_RESPONSE)
+            else:
+                self._send(UNARY_RESPONSE)
+        elif self.event_gap_s:
+            for i, part in enumerate(STREAM_PARTS):
+                loop.call_later(i * self.event_gap_s, self._send, part)
+        else:
+            self._send(STREAM_RESPONSE)
+
+    def _send(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(reply)
+            self.transport.write(data)
 
 
 async def _serve(port: int, certfile: str | None, keyfile: str | None) -> None:
@@ -97,9 +104,9 @@ def main() -> None:
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--event-gap-ms", type=float, default=0.0)
     args = parser.parse_args()
-    global DELAY_S
-    DELAY_S = args.delay_ms / 1000
+    _Conn.delay_s, _Conn.event_gap_s = args.delay_ms / 1000, args.event_gap_ms / 1000
     asyncio.run(_serve(args.port, args.cert, args.key))
 
 
