@@ -26,6 +26,11 @@ def _gemini(model_id: str, version: str | None = None, *, thinking: bool = True)
     return ModelInfo("google", model_id, version or model_id, limit, thinking)
 
 
+def _claude(model_id: str, max_output: int, *, thinking: bool = True) -> ModelInfo:
+    # Vertex ids use "@" before the date; the Messages API reports the model with "-".
+    return ModelInfo("anthropic", model_id, model_id.replace("@", "-"), max_output, thinking)
+
+
 MODELS: dict[tuple[str, str], ModelInfo] = {
     (m.publisher, m.model_id): m
     for m in (
@@ -40,6 +45,13 @@ MODELS: dict[tuple[str, str], ModelInfo] = {
         _gemini("gemini-3-flash-preview"),
         _gemini("gemini-3.1-pro-preview"),
         _gemini("gemini-3.1-flash-lite-preview"),
+        _claude("claude-sonnet-4-5@20250929", 64000),
+        _claude("claude-opus-4-1@20250805", 32000),
+        _claude("claude-haiku-4-5@20251001", 64000),
+        _claude("claude-sonnet-4@20250514", 64000),
+        _claude("claude-3-5-haiku@20241022", 8192, thinking=False),
+        # The count-tokens pseudo-model serves :rawPredict for every Claude model (model in body).
+        ModelInfo("anthropic", "count-tokens", "count-tokens", 0, False),
     )
 }
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import errors
+from emulator import claude, errors, openai_compat
 from emulator.faults import FaultKind
 from emulator.gemini import count_tokens_response, plan_reply, stream_chunks, unary_response
 from emulator.routing import ENDPOINT, MethodRegistry
@@ -90,6 +90,8 @@ def register_defaults(registry: MethodRegistry) -> None:
         rpc="PredictionService.CountTokens",
         request_method="countTokens",
     )
+    claude.register(registry)
+    openai_compat.register(registry)
     for method in (*_GEMINI_METHODS, "predict", "rawPredict", "streamRawPredict"):
         registry.register(
             ENDPOINT,

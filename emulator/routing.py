@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -19,8 +19,11 @@ _PATH = re.compile(
     r"^/(?P<version>v1|v1beta1)/"
     r"(?:projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/)?"
     r"(?:publishers/(?P<publisher>[^/]+)/models/(?P<model>[^/:]+)|endpoints/(?P<endpoint>[^/:]+))"
-    r":(?P<method>[A-Za-z]+)$"
+    r"(?::(?P<method>[A-Za-z]+)|/(?P<path_method>chat/completions))$"
 )
+
+# URL-path methods (``endpoints/{id}/chat/completions``) register under this method name.
+CHAT_COMPLETIONS = "chat/completions"
 
 ENDPOINT = "<endpoint>"
 
@@ -56,13 +59,24 @@ def parse_path(path: str) -> VertexTarget | None:
     match = _PATH.match(path)
     if match is None:
         return None
-    target = VertexTarget(**match.groupdict())
+    groups = match.groupdict()
+    path_method = groups.pop("path_method")
+    if path_method is not None:
+        if groups["endpoint"] is None:
+            return None
+        groups["method"] = path_method
+    target = VertexTarget(**groups)
     if target.endpoint is not None and target.express:
         return None
     return target
 
 
 Handler = Callable[["VertexCall"], Awaitable[web.StreamResponse]]
+# A body check for methods outside the discovery document (Claude's Messages API, the
+# OpenAI-compatible endpoint): the problems found, each a human-readable message; [] = valid.
+BodyValidator = Callable[[VertexTarget, Any], list[str]]
+# The error response the real service sends for those problems (e.g. Anthropic's 400 shape).
+BodyRejecter = Callable[[list[str]], web.StreamResponse]
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,8 @@ class MethodSpec:
     rpc: str
     request_method: str | None = None
     streaming: bool = False
+    validator: BodyValidator | None = None
+    rejecter: BodyRejecter | None = None
 
     def rpc_name(self, version: str) -> str:
         """Fully qualified RPC name, e.g. ``google.cloud.aiplatform.v1.PredictionService.GenerateContent``."""
@@ -96,11 +112,15 @@ class MethodRegistry:
         rpc: str,
         request_method: str | None = None,
         streaming: bool = False,
+        validator: BodyValidator | None = None,
+        rejecter: BodyRejecter | None = None,
     ) -> None:
         """Serve ``method`` for ``publisher``; ``request_method`` names the discovery method whose
-        request schema validates the body (None: no schema validation)."""
+        request schema validates the body. Methods the discovery document does not describe pass
+        ``validator`` (and ``rejecter`` for the error the real service sends) instead; with
+        neither, the body is not validated."""
         self._specs[(publisher, method)] = MethodSpec(
-            publisher, method, handler, rpc, request_method, streaming
+            publisher, method, handler, rpc, request_method, streaming, validator, rejecter
         )
 
     def lookup(self, target: VertexTarget) -> MethodSpec | None:

@@ -161,10 +161,18 @@ async def _serve(
     target = parse_path(request.path)
     spec = registry.lookup(target) if target else None
     check: BodyCheck | None = None
+    custom_problems: list[str] = []
     if target and spec and spec.request_method and request.method == "POST":
         record.body, check = check_body(state, target, spec, request, raw)
         record.schema_errors = check.all_messages
         state.records.note_validated(record.user_agent, request.path, record.schema_errors)
+    elif target and spec and spec.validator and request.method == "POST":
+        record.body, parse_error = parse_body(request.headers.get("Content-Type"), raw)
+        custom_problems = (
+            [parse_error.description] if parse_error else spec.validator(target, record.body)
+        )
+        record.schema_errors = custom_problems
+        state.records.note_validated(record.user_agent, request.path, custom_problems)
     elif raw:
         record.body, _ = parse_body(request.headers.get("Content-Type"), raw)
 
@@ -211,9 +219,12 @@ async def _serve(
     problem = body_error(check) if check else None
     if problem is not None:
         return errors.error_response(problem, wrap_array=wrap)
-    call = VertexCall(
-        request, state, target, spec, model, check.body if check else {}, record, fault
-    )
+    if custom_problems:
+        if spec.rejecter is not None:
+            return spec.rejecter(custom_problems)
+        return errors.error_response(errors.invalid_argument(custom_problems[0]), wrap_array=wrap)
+    body = check.body if check else record.body if isinstance(record.body, dict) else {}
+    call = VertexCall(request, state, target, spec, model, body, record, fault)
     return await spec.handler(call)
 
 

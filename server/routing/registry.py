@@ -25,12 +25,19 @@ class Family(enum.Enum):
 
 
 class Capability(enum.Enum):
-    """What a caller may ask a model to do."""
+    """What a caller may ask a model to do, or give it."""
 
     CHAT = "chat"
     STREAMING = "streaming"
     TOOLS = "tools"
     COUNT_TOKENS = "count_tokens"
+    IMAGE_INPUT = "image_input"
+    DOCUMENT_INPUT = "document_input"
+    AUDIO_INPUT = "audio_input"
+    VIDEO_INPUT = "video_input"
+    JSON_OUTPUT = "json_output"
+    REASONING = "reasoning"
+    GROUNDING = "grounding"
     EMBEDDINGS = "embeddings"
     IMAGES = "images"
     IMAGE_EDIT = "image_edit"
@@ -38,6 +45,15 @@ class Capability(enum.Enum):
     TRANSCRIPTION = "transcription"
     BATCH = "batch"
     VIDEO = "video"
+
+
+class Reasoning(enum.Enum):
+    """How a model's reasoning is controlled on the wire."""
+
+    GEMINI_BUDGET = "gemini_budget"  # Gemini 2.5: thinkingConfig.thinkingBudget
+    GEMINI_LEVEL = "gemini_level"  # Gemini 3+: thinkingConfig.thinkingLevel
+    CLAUDE_BUDGET = "claude_budget"  # Claude extended thinking: thinking.budget_tokens
+    OPENAI_EFFORT = "openai_effort"  # OpenAI-compatible reasoning_effort
 
 
 @dataclass(frozen=True)
@@ -52,9 +68,15 @@ class ModelSpec:
     location: str | None = None  # e.g. "global" for models served only there
     input_token_limit: int | None = None
     output_token_limit: int | None = None
-    # How reasoning is controlled: "budget" (Gemini 2.5 thinkingBudget), "level" (Gemini 3+
-    # thinkingLevel), or None for models that do not reason.
-    reasoning: str | None = None
+    reasoning: Reasoning | None = None
+    # Accepted explicit reasoning budgets (inclusive), and whether 0 (off) is allowed too.
+    thinking_budget: tuple[int, int] | None = None
+    thinking_can_disable: bool = False
+    # Gemini 3+: the thinkingLevel values the model takes.
+    thinking_levels: tuple[str, ...] = ()
+    # OpenAI-compatible models: the Vertex endpoint id ("openapi" for Model Garden MaaS, or a
+    # self-deployed endpoint's numeric id).
+    endpoint: str | None = None
 
     @property
     def key(self) -> str:
@@ -64,8 +86,17 @@ class ModelSpec:
 
 _C = Capability
 _GEMINI_CHAT = frozenset(
-    {_C.CHAT, _C.STREAMING, _C.TOOLS, _C.COUNT_TOKENS, _C.BATCH, _C.TRANSCRIPTION}
-)
+    {
+        _C.CHAT, _C.STREAMING, _C.TOOLS, _C.COUNT_TOKENS, _C.BATCH, _C.TRANSCRIPTION,
+        _C.IMAGE_INPUT, _C.DOCUMENT_INPUT, _C.AUDIO_INPUT, _C.VIDEO_INPUT, _C.JSON_OUTPUT,
+        _C.GROUNDING,
+    }
+)  # fmt: skip
+_CLAUDE_CHAT = frozenset(
+    {_C.CHAT, _C.STREAMING, _C.TOOLS, _C.COUNT_TOKENS, _C.BATCH, _C.IMAGE_INPUT,
+     _C.DOCUMENT_INPUT, _C.JSON_OUTPUT}
+)  # fmt: skip
+_OPENAI_CHAT = frozenset({_C.CHAT, _C.STREAMING, _C.TOOLS, _C.JSON_OUTPUT})
 
 
 def _gemini(
@@ -74,22 +105,77 @@ def _gemini(
     *,
     location: str | None = None,
     out: int = 65536,
-    reasoning: str | None = "budget",
+    budget: tuple[int, int] | None = (1, 24576),
+    can_disable: bool = True,
+    levels: tuple[str, ...] = (),
 ) -> ModelSpec:
+    reasoning = Reasoning.GEMINI_LEVEL if levels else Reasoning.GEMINI_BUDGET if budget else None
+    caps = _GEMINI_CHAT | ({_C.REASONING} if reasoning else set())
     return ModelSpec(
-        model_id, "google", Family.GEMINI, _GEMINI_CHAT, name, location, 1_048_576, out, reasoning
-    )
+        model_id, "google", Family.GEMINI, frozenset(caps), name, location, 1_048_576, out,
+        reasoning, budget, can_disable, levels,
+    )  # fmt: skip
 
+
+def _claude(model_id: str, name: str, *, out: int, thinking: bool = True) -> ModelSpec:
+    caps = _CLAUDE_CHAT | ({_C.REASONING} if thinking else set())
+    return ModelSpec(
+        model_id, "anthropic", Family.CLAUDE, frozenset(caps), name, "us-east5", 200_000, out,
+        Reasoning.CLAUDE_BUDGET if thinking else None, (1024, out - 1) if thinking else None,
+        thinking,
+    )  # fmt: skip
+
+
+def _maas(
+    publisher: str,
+    model_id: str,
+    name: str,
+    *,
+    context: int,
+    out: int,
+    vision: bool = False,
+    reasoning: bool = False,
+) -> ModelSpec:
+    caps = set(_OPENAI_CHAT)
+    if vision:
+        caps.add(_C.IMAGE_INPUT)
+    if reasoning:
+        caps.add(_C.REASONING)
+    return ModelSpec(
+        model_id, publisher, Family.OPENAI_COMPATIBLE, frozenset(caps), name, None, context, out,
+        Reasoning.OPENAI_EFFORT if reasoning else None, endpoint="openapi",
+    )  # fmt: skip
+
+
+_LEVELS_PRO = ("LOW", "HIGH")
+_LEVELS_FLASH = ("MINIMAL", "LOW", "MEDIUM", "HIGH")
 
 BUILTIN_MODELS: tuple[ModelSpec, ...] = (
-    _gemini("gemini-2.0-flash", "Gemini 2.0 Flash", out=8192, reasoning=None),
-    _gemini("gemini-2.0-flash-001", "Gemini 2.0 Flash 001", out=8192, reasoning=None),
-    _gemini("gemini-2.0-flash-lite", "Gemini 2.0 Flash-Lite", out=8192, reasoning=None),
-    _gemini("gemini-2.5-flash", "Gemini 2.5 Flash"),
-    _gemini("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite"),
-    _gemini("gemini-2.5-pro", "Gemini 2.5 Pro"),
-    _gemini("gemini-3-pro-preview", "Gemini 3 Pro (preview)", location="global", reasoning="level"),
-    _gemini("gemini-3-flash-preview", "Gemini 3 Flash (preview)", location="global", reasoning="level"),
+    _gemini("gemini-2.0-flash", "Gemini 2.0 Flash", out=8192, budget=None),
+    _gemini("gemini-2.0-flash-001", "Gemini 2.0 Flash 001", out=8192, budget=None),
+    _gemini("gemini-2.0-flash-lite", "Gemini 2.0 Flash-Lite", out=8192, budget=None),
+    _gemini("gemini-2.5-flash", "Gemini 2.5 Flash", budget=(1, 24576)),
+    _gemini("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", budget=(512, 24576)),
+    _gemini("gemini-2.5-pro", "Gemini 2.5 Pro", budget=(128, 32768), can_disable=False),
+    _gemini("gemini-3-pro-preview", "Gemini 3 Pro (preview)", location="global",
+            budget=(128, 32768), can_disable=False, levels=_LEVELS_PRO),
+    _gemini("gemini-3-flash-preview", "Gemini 3 Flash (preview)", location="global",
+            budget=(1, 24576), can_disable=False, levels=_LEVELS_FLASH),
+    _claude("claude-sonnet-4-5@20250929", "Claude Sonnet 4.5", out=64000),
+    _claude("claude-opus-4-1@20250805", "Claude Opus 4.1", out=32000),
+    _claude("claude-haiku-4-5@20251001", "Claude Haiku 4.5", out=64000),
+    _claude("claude-sonnet-4@20250514", "Claude Sonnet 4", out=64000),
+    _claude("claude-3-5-haiku@20241022", "Claude 3.5 Haiku", out=8192, thinking=False),
+    _maas("meta", "llama-3.3-70b-instruct-maas", "Llama 3.3 70B Instruct", context=128_000,
+          out=8192),
+    _maas("meta", "llama-4-maverick-17b-128e-instruct-maas", "Llama 4 Maverick",
+          context=524_288, out=8192, vision=True),
+    _maas("deepseek-ai", "deepseek-r1-0528-maas", "DeepSeek R1 0528", context=163_840,
+          out=32768, reasoning=True),
+    _maas("qwen", "qwen3-235b-a22b-instruct-2507-maas", "Qwen3 235B Instruct",
+          context=262_144, out=16384),
+    _maas("openai", "gpt-oss-120b-maas", "gpt-oss 120B", context=131_072, out=32768,
+          reasoning=True),
     ModelSpec(
         "text-embedding-005", "google", Family.TEXT_EMBEDDING,
         frozenset({_C.EMBEDDINGS, _C.BATCH}), "Text Embedding 005", None, 2048, None,
@@ -101,6 +187,14 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         "imagen-4.0-generate-001", "google", Family.IMAGEN,
         frozenset({_C.IMAGES}), "Imagen 4", None, None, None,
+    ),
+    ModelSpec(
+        "gemini-2.5-flash-tts", "google", Family.GEMINI_TTS,
+        frozenset({_C.SPEECH}), "Gemini 2.5 Flash TTS", None, 8192, 16384,
+    ),
+    ModelSpec(
+        "veo-3.0-generate-001", "google", Family.VEO,
+        frozenset({_C.VIDEO}), "Veo 3", None, None, None,
     ),
 )  # fmt: skip
 

@@ -312,11 +312,16 @@ class Part(_message.Message):
     TOOL_RESULT_FIELD_NUMBER: _builtins.int
     THOUGHT_FIELD_NUMBER: _builtins.int
     THOUGHT_SIGNATURE_FIELD_NUMBER: _builtins.int
+    CACHE_BREAKPOINT_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     """Plain text."""
     thought_signature: _builtins.bytes
     """Opaque signature the model attached to this part (Gemini thoughtSignature, Claude thinking
     signature). Send it back unchanged, on the same part, in later turns.
+    """
+    cache_breakpoint: _builtins.bool
+    """Claude: end a prompt-cache segment after this part (cache_control ephemeral), so later
+    calls with the same prefix read it from the cache. Ignored by other model families.
     """
     @_builtins.property
     def media(self) -> _common_pb2.Media:
@@ -343,10 +348,11 @@ class Part(_message.Message):
         tool_result: Global___ToolResult | None = ...,
         thought: Global___Thought | None = ...,
         thought_signature: _builtins.bytes = ...,
+        cache_breakpoint: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "media", b"media", "text", b"text", "thought", b"thought", "tool_call", b"tool_call", "tool_result", b"tool_result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "media", b"media", "text", b"text", "thought", b"thought", "thought_signature", b"thought_signature", "tool_call", b"tool_call", "tool_result", b"tool_result"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_breakpoint", b"cache_breakpoint", "kind", b"kind", "media", b"media", "text", b"text", "thought", b"thought", "thought_signature", b"thought_signature", "tool_call", b"tool_call", "tool_result", b"tool_result"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["text", "media", "tool_call", "tool_result", "thought"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
@@ -364,6 +370,7 @@ class ToolCall(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     ARGUMENTS_FIELD_NUMBER: _builtins.int
     INDEX_FIELD_NUMBER: _builtins.int
+    ARGUMENTS_DELTA_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Identifier of the call, unique within the reply; echo it in the matching ToolResult.
     The gateway generates one when the model gives none.
@@ -372,6 +379,12 @@ class ToolCall(_message.Message):
     """Name of the declared function."""
     index: _builtins.int
     """Position of the call among the calls of the same reply (parallel calls), from 0."""
+    arguments_delta: _builtins.str
+    """StreamChat only: a fragment of the arguments' JSON text, as the model produces it (Claude,
+    OpenAI-compatible models). Fragments of one call share its index; id and name come with
+    the first. Once the call is complete, a part with the same index carries the whole call
+    in `arguments` and no fragment, so callers that do not render progress can skip fragments.
+    """
     @_builtins.property
     def arguments(self) -> _struct_pb2.Struct:
         """Arguments, a JSON object matching the function's parameter schema."""
@@ -383,10 +396,11 @@ class ToolCall(_message.Message):
         name: _builtins.str = ...,
         arguments: _struct_pb2.Struct | None = ...,
         index: _builtins.int = ...,
+        arguments_delta: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["arguments", b"arguments"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["arguments", b"arguments", "id", b"id", "index", b"index", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arguments", b"arguments", "arguments_delta", b"arguments_delta", "id", b"id", "index", b"index", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -999,6 +1013,7 @@ class Candidate(_message.Message):
     CITATIONS_FIELD_NUMBER: _builtins.int
     GROUNDING_FIELD_NUMBER: _builtins.int
     AVG_LOGPROBS_FIELD_NUMBER: _builtins.int
+    STOP_SEQUENCE_FIELD_NUMBER: _builtins.int
     index: _builtins.int
     """Position among the alternatives, from 0."""
     finish_reason: _common_pb2.FinishReason.ValueType
@@ -1011,6 +1026,8 @@ class Candidate(_message.Message):
     """A human-readable explanation of the finish reason, where Vertex gives one."""
     avg_logprobs: _builtins.float
     """Average log probability of the reply's tokens, where reported."""
+    stop_sequence: _builtins.str
+    """The stop sequence that ended the reply, where the model reports it (Claude)."""
     @_builtins.property
     def message(self) -> Global___Message:
         """The reply content (role ROLE_ASSISTANT). In StreamChat, the parts are deltas: text is
@@ -1041,10 +1058,11 @@ class Candidate(_message.Message):
         citations: _abc.Iterable[Global___Citation] | None = ...,
         grounding: Global___GroundingMetadata | None = ...,
         avg_logprobs: _builtins.float | None = ...,
+        stop_sequence: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_avg_logprobs", b"_avg_logprobs", "avg_logprobs", b"avg_logprobs", "grounding", b"grounding", "message", b"message"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_avg_logprobs", b"_avg_logprobs", "avg_logprobs", b"avg_logprobs", "citations", b"citations", "finish_message", b"finish_message", "finish_reason", b"finish_reason", "grounding", b"grounding", "index", b"index", "message", b"message", "native_finish_reason", b"native_finish_reason", "safety_ratings", b"safety_ratings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_avg_logprobs", b"_avg_logprobs", "avg_logprobs", b"avg_logprobs", "citations", b"citations", "finish_message", b"finish_message", "finish_reason", b"finish_reason", "grounding", b"grounding", "index", b"index", "message", b"message", "native_finish_reason", b"native_finish_reason", "safety_ratings", b"safety_ratings", "stop_sequence", b"stop_sequence"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__avg_logprobs: _TypeAlias = _typing.Literal["avg_logprobs"]  # noqa: Y015
     _WhichOneofArgType__avg_logprobs: _TypeAlias = _typing.Literal["_avg_logprobs", b"_avg_logprobs"]  # noqa: Y015
