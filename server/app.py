@@ -147,8 +147,11 @@ async def create_gateway(
             targets[location] = target
         return target
 
+    registry = Registry()
+    for spec in config.models:
+        registry.add(spec)
     router = Router(
-        Registry(),
+        registry,
         default_location=v.location,
         aliases=config.aliases,
         allow_models=config.allow_models,

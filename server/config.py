@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from server.routing.registry import ModelSpec, spec_from_entry
+
 CREDENTIAL_SOURCES = (
     "auto",
     "adc",
@@ -91,6 +93,8 @@ class GatewayConfig:
     aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     allow_models: tuple[str, ...] = ()
     emulator: str = "auto"
+    # Registry additions and overrides from the `models:` section (and VG_MODEL_LOCATIONS).
+    models: tuple[ModelSpec, ...] = ()
 
     def wants_emulator(self) -> bool:
         """True when no Google project or credentials are configured (or the emulator is forced)."""
@@ -154,7 +158,7 @@ def load_config(env: Mapping[str, str] | None = None, path: str | None = None) -
     sections: dict[str, dict[str, Any]] = {
         "server": _section(raw, "server"),
         "vertex": _section(raw, "vertex"),
-        "": {k: raw.pop(k) for k in ("aliases", "allow_models", "emulator") if k in raw},
+        "": {k: raw.pop(k) for k in ("aliases", "allow_models", "emulator", "models") if k in raw},
     }
     sections["credentials"] = _section(sections["vertex"], "credentials")
     if raw:
@@ -165,6 +169,14 @@ def load_config(env: Mapping[str, str] | None = None, path: str | None = None) -
             sections[section][key] = env[var]
     if env.get("VG_ALIASES"):
         sections[""]["aliases"] = _parse_pairs(env["VG_ALIASES"], "VG_ALIASES")
+    if env.get("VG_MODEL_LOCATIONS"):
+        # model=location pairs: per-model location overrides layered over the models section.
+        entries = list(sections[""].get("models") or [])
+        for model, location in _parse_pairs(
+            env["VG_MODEL_LOCATIONS"], "VG_MODEL_LOCATIONS"
+        ).items():
+            entries.append({"model": model, "location": location})
+        sections[""]["models"] = entries
     if env.get("VG_ALLOW_MODELS"):
         sections[""]["allow_models"] = [m for m in env["VG_ALLOW_MODELS"].split(",") if m.strip()]
     return _build(sections)
@@ -245,6 +257,7 @@ def _build(sections: dict[str, dict[str, Any]]) -> GatewayConfig:
     if not isinstance(allow, list | tuple):
         raise ConfigError("allow_models must be a list of models")
     config = GatewayConfig(
+        models=_models(top.get("models")),
         server=server,
         vertex=vertex,
         aliases=MappingProxyType({str(k): str(v) for k, v in aliases.items()}),
@@ -253,6 +266,30 @@ def _build(sections: dict[str, dict[str, Any]]) -> GatewayConfig:
     )
     validate(config)
     return config
+
+
+def _models(entries: Any) -> tuple[ModelSpec, ...]:
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise ConfigError("models must be a list of model entries")
+    merged: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"models[{i}] must be a mapping")
+        # Later entries for the same model (e.g. VG_MODEL_LOCATIONS) override earlier ones.
+        name = str(entry.get("model", ""))
+        merged[name] = {**merged.get(name, {}), **entry}
+    specs = []
+    for i, entry in enumerate(merged.values()):
+        try:
+            spec = spec_from_entry(entry, f"models[{i}]")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if spec.location is not None and not _LOCATION_RE.match(spec.location):
+            raise ConfigError(f"models[{i}].location {spec.location!r} is not a valid location")
+        specs.append(spec)
+    return tuple(specs)
 
 
 def validate(config: GatewayConfig) -> None:

@@ -49,10 +49,11 @@ class GeminiChatBackend:
         body = gemini_chat.to_generate_content(request, route.spec)
         url = self._url(route, "streamGenerateContent", sse=True)
         first = True
+        stream = gemini_chat.GeminiStream(route.name)
         events = self._client.stream_json(url, body, self._client.deadline(remaining))
         try:
             async for event in events:
-                chunk = gemini_chat.stream_chunk_from(event, model=route.name, first=first)
+                chunk = stream.feed(event)
                 if first:
                     chunk.served_by.CopyFrom(self._served_by(route))
                     first = False

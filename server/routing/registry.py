@@ -7,8 +7,9 @@ Models are looked up by exact id (never by substring), so a model whose name mer
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 
 class Family(enum.Enum):
@@ -226,3 +227,89 @@ class Registry:
     def all(self) -> list[ModelSpec]:
         """Every model, in registration order."""
         return list(self._by_key.values())
+
+
+_DEFAULT_CAPABILITIES = {
+    Family.GEMINI: _GEMINI_CHAT,
+    Family.CLAUDE: _CLAUDE_CHAT,
+    Family.OPENAI_COMPATIBLE: _OPENAI_CHAT,
+    Family.IMAGEN: frozenset({_C.IMAGES}),
+    Family.TEXT_EMBEDDING: frozenset({_C.EMBEDDINGS, _C.BATCH}),
+    Family.MULTIMODAL_EMBEDDING: frozenset({_C.EMBEDDINGS}),
+    Family.GEMINI_TTS: frozenset({_C.SPEECH}),
+    Family.VEO: frozenset({_C.VIDEO}),
+}
+_ENTRY_KEYS = frozenset(
+    {"model", "family", "capabilities", "location", "display_name", "input_token_limit",
+     "output_token_limit", "endpoint"}
+)  # fmt: skip
+
+
+def spec_from_entry(entry: Mapping[str, Any], where: str) -> ModelSpec:
+    """A ModelSpec from one `models:` config entry; ValueError naming `where` when invalid.
+
+    An entry naming a built-in model (`publisher/id`) overrides the fields it sets; any other
+    entry adds a model and must name its family. Capabilities default to the family's.
+    """
+    unknown = set(entry) - _ENTRY_KEYS
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    name = str(entry.get("model") or "")
+    if "/" not in name:  # a bare id names a built-in model when exactly one publisher has it
+        same = [s for s in BUILTIN_MODELS if s.id == name]
+        name = same[0].key if len(same) == 1 else name
+    publisher, _, model_id = name.rpartition("/")
+    if not publisher or not model_id:
+        raise ValueError(f"{where}.model must be publisher/model, got {name!r}")
+    base = next((s for s in BUILTIN_MODELS if s.key == name), None)
+    try:
+        family = Family(entry["family"]) if "family" in entry else None
+        caps = (
+            frozenset(Capability(c) for c in entry["capabilities"])
+            if "capabilities" in entry
+            else None
+        )
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    if base is None and family is None:
+        raise ValueError(
+            f"{where}.family is required for a model the gateway does not know"
+            f" ({', '.join(f.value for f in Family)})"
+        )
+    family = family or (base.family if base else Family.GEMINI)
+    if caps is None:
+        caps = (
+            base.capabilities if base and base.family is family else _DEFAULT_CAPABILITIES[family]
+        )
+    fields: dict[str, Any] = {"family": family, "capabilities": caps}
+    for key in ("location", "display_name", "endpoint"):
+        if key in entry:
+            fields[key] = str(entry[key])
+    for key in ("input_token_limit", "output_token_limit"):
+        if key in entry:
+            value = entry[key]
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{where}.{key} must be a positive integer")
+            fields[key] = value
+    if family is Family.OPENAI_COMPATIBLE and not fields.get("endpoint", base and base.endpoint):
+        fields["endpoint"] = "openapi"
+    if base is None and _C.REASONING in caps:
+        # A model added by configuration reasons the way its family does, with wide limits
+        # (Vertex itself then checks the exact budget).
+        out = fields.get("output_token_limit", 65536)
+        per_family: dict[Family, dict[str, Any]] = {
+            Family.GEMINI: {
+                "reasoning": Reasoning.GEMINI_BUDGET,
+                "thinking_budget": (1, 32768),
+            },
+            Family.CLAUDE: {
+                "reasoning": Reasoning.CLAUDE_BUDGET,
+                "thinking_budget": (1024, out - 1),
+                "thinking_can_disable": True,
+            },
+            Family.OPENAI_COMPATIBLE: {"reasoning": Reasoning.OPENAI_EFFORT},
+        }
+        fields.update(per_family.get(family, {}))
+    if base is not None:
+        return replace(base, **fields)
+    return ModelSpec(model_id, publisher, **fields)

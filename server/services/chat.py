@@ -9,10 +9,12 @@ import grpc
 import grpc.aio
 from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc
 
-from server.errors import GatewayError, unimplemented
+from server.errors import FieldViolation, GatewayError, unimplemented
 from server.routing.registry import Capability, Family
 from server.routing.router import Route, Router
+from server.translate.chat_capabilities import required_capabilities
 from server.translate.chat_validation import validate_chat_request
+from server.translate.tool_calls import ToolCallChecker
 
 from .boundary import server_stream, unary
 
@@ -59,12 +61,8 @@ class ChatService(chat_pb2_grpc.ChatServiceServicer):
 
     def _prepare(self, request: chat_pb2.ChatRequest, capability: Capability) -> Route:
         route = self._router.resolve(request.model, Capability.CHAT)
-        if capability is not Capability.CHAT and capability not in route.spec.capabilities:
-            raise GatewayError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"model {request.model!r} does not support {capability.value}",
-                "CAPABILITY_NOT_SUPPORTED",
-            )
+        needs = [(capability, "model")] if capability is not Capability.CHAT else []
+        _require(route, request.model, needs + required_capabilities(request))
         validate_chat_request(request)
         return route
 
@@ -72,7 +70,11 @@ class ChatService(chat_pb2_grpc.ChatServiceServicer):
     async def Chat(self, request: chat_pb2.ChatRequest, context: Ctx) -> chat_pb2.ChatResponse:
         """One complete reply."""
         route = self._prepare(request, Capability.CHAT)
-        return await self._backend(route).chat(route, request, context.time_remaining())
+        reply = await self._backend(route).chat(route, request, context.time_remaining())
+        checker = ToolCallChecker(request)
+        for candidate in reply.candidates:
+            checker.check(candidate)
+        return reply
 
     @server_stream
     async def StreamChat(
@@ -80,9 +82,12 @@ class ChatService(chat_pb2_grpc.ChatServiceServicer):
     ) -> AsyncIterator[chat_pb2.StreamChatResponse]:
         """The reply as it is generated."""
         route = self._prepare(request, Capability.STREAMING)
+        checker = ToolCallChecker(request)
         async for chunk in self._backend(route).stream_chat(
             route, request, context.time_remaining()
         ):
+            for candidate in chunk.candidates:
+                checker.check(candidate)
             yield chunk
 
     @unary
@@ -97,5 +102,25 @@ class ChatService(chat_pb2_grpc.ChatServiceServicer):
             system_instruction=request.system_instruction,
             tools=request.tools,
         )
+        _require(route, request.model, required_capabilities(probe))
         validate_chat_request(probe)
+        # Validation completed tool-result ids and names on the probe; count what is sent.
+        del request.messages[:]
+        request.messages.extend(probe.messages)
         return await self._backend(route).count_tokens(route, request, context.time_remaining())
+
+
+def _require(route: Route, model: str, needs: list[tuple[Capability, str]]) -> None:
+    """INVALID_ARGUMENT naming the model, the capability and the field that needs it."""
+    for capability, field in needs:
+        if capability not in route.spec.capabilities:
+            description = (
+                f"model {model!r} ({route.spec.family.value}) does not support {capability.value}"
+            )
+            raise GatewayError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{field}: {description}",
+                "CAPABILITY_NOT_SUPPORTED",
+                metadata={"model": model, "capability": capability.value},
+                field_violations=[FieldViolation(field, description)],
+            )

@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 
 import grpc
+from google.protobuf import json_format
 from vertex_gateway.v1 import chat_pb2, common_pb2
 
 from server.errors import FieldViolation, GatewayError
+
+from .json_schema import schema_problem
+from .tool_pairing import pair_tool_results
 
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
@@ -133,6 +137,15 @@ def validate_chat_request(request: chat_pb2.ChatRequest) -> None:
             elif name in names:
                 out.append(FieldViolation(f"tools[{k}].function.name", f"duplicate name {name!r}"))
             names.add(name)
+            fn = tool.function
+            for member in ("parameters", "response"):
+                if fn.HasField(member):
+                    problem = schema_problem(
+                        json_format.MessageToDict(getattr(fn, member)),
+                        object_root=member == "parameters",
+                    )
+                    if problem:
+                        out.append(FieldViolation(f"tools[{k}].function.{member}", problem))
     for name in request.tool_choice.allowed_function_names:
         if name not in names:
             out.append(
@@ -145,6 +158,17 @@ def validate_chat_request(request: chat_pb2.ChatRequest) -> None:
         out.append(
             FieldViolation("response_format.json_schema", "is required with TYPE_JSON_SCHEMA")
         )
+    elif rf.HasField("json_schema"):
+        if rf.type != chat_pb2.ResponseFormat.TYPE_JSON_SCHEMA:
+            out.append(
+                FieldViolation("response_format.json_schema", "is only used with TYPE_JSON_SCHEMA")
+            )
+        problem = schema_problem(json_format.MessageToDict(rf.json_schema))
+        if problem:
+            out.append(FieldViolation("response_format.json_schema", problem))
+    if not out:
+        # Pairing completes ids and names in place, so it runs on an otherwise valid request.
+        pair_tool_results(list(request.messages), out)
     if out:
         raise GatewayError(
             grpc.StatusCode.INVALID_ARGUMENT,

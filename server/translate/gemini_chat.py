@@ -7,6 +7,7 @@ Pure functions, no I/O. The same request translator serves unary, streaming, bat
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +16,7 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from vertex_gateway.v1 import chat_pb2, common_pb2
 
 from server.errors import GatewayError, invalid_argument
-from server.routing.registry import ModelSpec
+from server.routing.registry import ModelSpec, Reasoning
 
 MAX_CANDIDATES = 8
 MAX_STOP_SEQUENCES = 5
@@ -33,7 +34,6 @@ _TOOL_MODE = {
 }
 # Gemini 2.5 thinkingBudget per effort (the values peers converged on).
 _EFFORT_BUDGET = {
-    chat_pb2.ReasoningConfig.EFFORT_NONE: 0,
     chat_pb2.ReasoningConfig.EFFORT_MINIMAL: 128,
     chat_pb2.ReasoningConfig.EFFORT_LOW: 1024,
     chat_pb2.ReasoningConfig.EFFORT_MEDIUM: 2048,
@@ -203,33 +203,58 @@ def _generation_config(request: chat_pb2.ChatRequest, spec: ModelSpec) -> dict[s
     return out
 
 
-def _thinking(reasoning: chat_pb2.ReasoningConfig, spec: ModelSpec) -> dict[str, Any]:
-    effort = reasoning.effort
-    asked = effort != chat_pb2.ReasoningConfig.EFFORT_UNSPECIFIED or reasoning.HasField(
-        "budget_tokens"
+_LEVEL_ORDER = ("MINIMAL", "LOW", "MEDIUM", "HIGH")
+
+
+def _nearest_level(wanted: str, offered: tuple[str, ...]) -> str:
+    """The offered level closest to `wanted` (ties go to the higher level)."""
+    rank = _LEVEL_ORDER.index(wanted)
+    return min(
+        offered,
+        key=lambda level: (abs(_LEVEL_ORDER.index(level) - rank), -_LEVEL_ORDER.index(level)),
     )
-    if spec.reasoning is None:
-        if asked or reasoning.include_thoughts:
-            raise GatewayError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"reasoning: model {spec.id} does not reason; remove the reasoning settings",
-                "CAPABILITY_NOT_SUPPORTED",
+
+
+def _budget(reasoning: chat_pb2.ReasoningConfig, spec: ModelSpec) -> int:
+    """The explicit thinkingBudget, checked against the model's range (-1 = model decides)."""
+    budget = reasoning.budget_tokens
+    low, high = spec.thinking_budget or (0, 0)
+    if budget == -1:
+        return budget
+    if budget == 0:
+        if not spec.thinking_can_disable:
+            raise invalid_argument(
+                "reasoning.budget_tokens",
+                f"{spec.id} cannot turn reasoning off (0); use {low} to {high}, or -1",
             )
-        return {}
+        return 0
+    if not low <= budget <= high:
+        allowed = f"{'0, ' if spec.thinking_can_disable else ''}{low} to {high}, or -1 (the model decides)"
+        raise invalid_argument(
+            "reasoning.budget_tokens", f"{spec.id} takes {allowed}; got {budget}"
+        )
+    return budget
+
+
+def _thinking(reasoning: chat_pb2.ReasoningConfig, spec: ModelSpec) -> dict[str, Any]:
+    if spec.reasoning is None:
+        return {}  # the service has already refused reasoning asked of a model without it
+    effort = reasoning.effort
     out: dict[str, Any] = {}
     if reasoning.HasField("budget_tokens"):
-        if reasoning.budget_tokens < 0:
-            raise invalid_argument("reasoning.budget_tokens", "must not be negative")
-        out["thinkingBudget"] = reasoning.budget_tokens
+        out["thinkingBudget"] = _budget(reasoning, spec)
+    elif effort == chat_pb2.ReasoningConfig.EFFORT_NONE:
+        if not spec.thinking_can_disable:
+            raise invalid_argument(
+                "reasoning.effort", f"{spec.id} cannot turn reasoning off; use EFFORT_MINIMAL"
+            )
+        out["thinkingBudget"] = 0
     elif effort != chat_pb2.ReasoningConfig.EFFORT_UNSPECIFIED:
-        if spec.reasoning == "level":
-            if effort not in _EFFORT_LEVEL:
-                raise invalid_argument(
-                    "reasoning.effort", f"{spec.id} cannot turn reasoning off; use EFFORT_MINIMAL"
-                )
-            out["thinkingLevel"] = _EFFORT_LEVEL[effort]
+        if spec.reasoning is Reasoning.GEMINI_LEVEL:
+            out["thinkingLevel"] = _nearest_level(_EFFORT_LEVEL[effort], spec.thinking_levels)
         else:
-            out["thinkingBudget"] = _EFFORT_BUDGET[effort]
+            low, high = spec.thinking_budget or (0, 0)
+            out["thinkingBudget"] = min(max(_EFFORT_BUDGET[effort], low), high)
     if reasoning.include_thoughts:
         out["includeThoughts"] = True
     return out
@@ -387,20 +412,26 @@ def _decode_b64(value: Any) -> bytes:
         return b""
 
 
+def call_id(response_id: str, candidate: int, index: int) -> str:
+    """A stable id for a call Vertex gave none: the same reply always yields the same ids."""
+    digest = hashlib.sha256(response_id.encode()).hexdigest()[:12] if response_id else "local"
+    return f"call_{digest}_{candidate}_{index}"
+
+
 def _reply_part(
-    raw: Mapping[str, Any], call_ids: list[int], candidate: int
+    raw: Mapping[str, Any], calls: dict[int, int], candidate: int, response_id: str
 ) -> chat_pb2.Part | None:
     part = chat_pb2.Part()
     if "functionCall" in raw:
         call = raw["functionCall"] or {}
-        index = call_ids[0]
-        call_ids[0] += 1
+        index = calls.get(candidate, 0)
+        calls[candidate] = index + 1
         args = struct_pb2.Struct()
         if isinstance(call.get("args"), Mapping):
             args.update(call["args"])
         part.tool_call.CopyFrom(
             chat_pb2.ToolCall(
-                id=str(call.get("id") or f"call_{candidate}_{index}"),
+                id=str(call.get("id") or call_id(response_id, candidate, index)),
                 name=str(call.get("name", "")),
                 arguments=args,
                 index=index,
@@ -471,15 +502,25 @@ def _grounding(meta: Mapping[str, Any]) -> chat_pb2.GroundingMetadata:
     return g
 
 
-def candidate_from(raw: Mapping[str, Any], position: int) -> chat_pb2.Candidate:
-    """One candidate (complete, or a streamed delta)."""
+def candidate_from(
+    raw: Mapping[str, Any],
+    position: int,
+    *,
+    response_id: str = "",
+    calls: dict[int, int] | None = None,
+) -> chat_pb2.Candidate:
+    """One candidate (complete, or a streamed delta).
+
+    `calls` counts tool calls per candidate; a stream passes the same dict for every chunk so
+    call indexes (and the ids derived from them) continue across chunks.
+    """
     index = _int(raw.get("index", position))
     content = raw.get("content") or {}
-    call_ids = [0]
+    calls = {} if calls is None else calls
     parts = [
         p
         for p in (
-            _reply_part(r, call_ids, index)
+            _reply_part(r, calls, index, response_id)
             for r in content.get("parts") or []
             if isinstance(r, Mapping)
         )
@@ -495,7 +536,7 @@ def candidate_from(raw: Mapping[str, Any], position: int) -> chat_pb2.Candidate:
     if native:
         candidate.native_finish_reason = str(native)
         reason = _FINISH.get(str(native), common_pb2.FINISH_REASON_OTHER)
-        if reason == common_pb2.FINISH_REASON_STOP and call_ids[0] > 0:
+        if reason == common_pb2.FINISH_REASON_STOP and calls.get(index, 0) > 0:
             reason = common_pb2.FINISH_REASON_TOOL_CALLS
         candidate.finish_reason = reason
     for c in (raw.get("citationMetadata") or {}).get("citations") or []:
@@ -546,12 +587,13 @@ def from_generate_content(payload: Any, *, model: str) -> chat_pb2.ChatResponse:
             "Vertex AI sent a malformed response: expected a JSON object",
             "UPSTREAM_MALFORMED_RESPONSE",
         )
+    response_id = str(payload.get("responseId", ""))
     reply = chat_pb2.ChatResponse(
-        id=str(payload.get("responseId", "")),
+        id=response_id,
         model=model,
         model_version=str(payload.get("modelVersion", "")),
         candidates=[
-            candidate_from(c, i)
+            candidate_from(c, i, response_id=response_id)
             for i, c in enumerate(payload.get("candidates") or [])
             if isinstance(c, Mapping)
         ],
@@ -567,32 +609,47 @@ def from_generate_content(payload: Any, *, model: str) -> chat_pb2.ChatResponse:
     return reply
 
 
-def stream_chunk_from(payload: Any, *, model: str, first: bool) -> chat_pb2.StreamChatResponse:
-    """A StreamChatResponse from one streamGenerateContent event (deltas as they came)."""
-    if not isinstance(payload, Mapping):
-        raise GatewayError(
-            grpc.StatusCode.UNAVAILABLE,
-            "Vertex AI sent a malformed stream event: expected a JSON object",
-            "UPSTREAM_MALFORMED_RESPONSE",
+class GeminiStream:
+    """Turns streamGenerateContent events into StreamChatResponses, one per event.
+
+    Holds what must continue across events: whether the first message went out, and the number
+    of tool calls each candidate made so far (for their indexes and ids, and for reporting
+    FINISH_REASON_TOOL_CALLS on the final event, which carries no call itself).
+    """
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._first = True
+        self._calls: dict[int, int] = {}
+
+    def feed(self, payload: Any) -> chat_pb2.StreamChatResponse:
+        """The message for one event (deltas as they came)."""
+        if not isinstance(payload, Mapping):
+            raise GatewayError(
+                grpc.StatusCode.UNAVAILABLE,
+                "Vertex AI sent a malformed stream event: expected a JSON object",
+                "UPSTREAM_MALFORMED_RESPONSE",
+            )
+        response_id = str(payload.get("responseId", ""))
+        chunk = chat_pb2.StreamChatResponse(
+            id=response_id,
+            model=self._model if self._first else "",
+            model_version=str(payload.get("modelVersion", "")),
+            candidates=[
+                candidate_from(c, i, response_id=response_id, calls=self._calls)
+                for i, c in enumerate(payload.get("candidates") or [])
+                if isinstance(c, Mapping)
+            ],
         )
-    chunk = chat_pb2.StreamChatResponse(
-        id=str(payload.get("responseId", "")),
-        model=model if first else "",
-        model_version=str(payload.get("modelVersion", "")),
-        candidates=[
-            candidate_from(c, i)
-            for i, c in enumerate(payload.get("candidates") or [])
-            if isinstance(c, Mapping)
-        ],
-    )
-    meta = payload.get("usageMetadata")
-    # Intermediate chunks carry only {"trafficType": ...}: usage goes on the chunk with counts.
-    if _has_counts(meta):
-        assert isinstance(meta, Mapping)
-        chunk.usage.CopyFrom(usage_from(meta))
-    if isinstance(payload.get("promptFeedback"), Mapping):
-        chunk.prompt_feedback.CopyFrom(_prompt_feedback(payload["promptFeedback"]))
-    return chunk
+        self._first = False
+        meta = payload.get("usageMetadata")
+        # Intermediate events carry only {"trafficType": ...}: usage goes on the one with counts.
+        if _has_counts(meta):
+            assert isinstance(meta, Mapping)
+            chunk.usage.CopyFrom(usage_from(meta))
+        if isinstance(payload.get("promptFeedback"), Mapping):
+            chunk.prompt_feedback.CopyFrom(_prompt_feedback(payload["promptFeedback"]))
+        return chunk
 
 
 def count_tokens_from(payload: Any) -> chat_pb2.CountTokensResponse:

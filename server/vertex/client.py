@@ -110,9 +110,11 @@ class VertexClient:
                 try:
                     async for chunk in resp.chunks():
                         for event in decoder.feed(chunk):
-                            yield _decode_event(event.data)
+                            if event.data != _DONE:
+                                yield _decode_event(event.data)
                     for event in decoder.close():
-                        yield _decode_event(event.data)
+                        if event.data != _DONE:
+                            yield _decode_event(event.data)
                 except SseTooLarge as exc:
                     raise VertexError(
                         "RESOURCE_EXHAUSTED",
@@ -121,6 +123,10 @@ class VertexClient:
                     ) from None
                 return
         raise AssertionError("unreachable")
+
+
+# The OpenAI-compatible endpoint ends its streams with this sentinel instead of JSON.
+_DONE = "[DONE]"
 
 
 def _decode_event(data: str) -> Any:

@@ -39,6 +39,22 @@ CANONICAL_CODES = frozenset(
     }
 )  # fmt: skip
 _MAX_MESSAGE = 2000
+# Anthropic error types (passed through by Vertex for Claude) and OpenAI-style error types (the
+# OpenAI-compatible endpoint), used when neither a Google status nor an HTTP status is known,
+# e.g. for an error event inside a stream.
+_ERROR_TYPE_TO_CODE = {
+    "invalid_request_error": "INVALID_ARGUMENT",
+    "request_too_large": "INVALID_ARGUMENT",
+    "authentication_error": "UNAUTHENTICATED",
+    "permission_error": "PERMISSION_DENIED",
+    "not_found_error": "NOT_FOUND",
+    "rate_limit_error": "RESOURCE_EXHAUSTED",
+    "api_error": "INTERNAL",
+    "server_error": "INTERNAL",
+    "overloaded_error": "UNAVAILABLE",
+    "timeout_error": "DEADLINE_EXCEEDED",
+    "billing_error": "FAILED_PRECONDITION",
+}
 
 
 @dataclass(eq=False)  # not frozen: exceptions get __traceback__ assigned
@@ -106,6 +122,8 @@ def from_error_object(payload: Any, http_status: int | None) -> VertexError | No
         code = status_name
     elif http_status is not None:
         code = code_for_http(http_status)
+    elif err.get("type") in _ERROR_TYPE_TO_CODE:
+        code = _ERROR_TYPE_TO_CODE[err["type"]]
     elif isinstance(err.get("code"), int):
         code = code_for_http(err["code"])
     else:

@@ -94,6 +94,13 @@ def endpoint_url(target: VertexTarget, endpoint_id: str, method: str, *, sse: bo
     return url + "?alt=sse" if sse else url
 
 
+def endpoint_path_url(target: VertexTarget, endpoint_id: str, path: str) -> str:
+    """URL of a REST path under an endpoint, e.g. `endpoints/openapi/chat/completions`."""
+    if target.project is None:
+        raise UrlError("endpoints need a project; express mode has none")
+    return _join(target, f"endpoints/{_segment(endpoint_id, 'endpoint')}/{path}")
+
+
 def collection_url(target: VertexTarget, collection: str) -> str:
     """URL of a collection under the project and location, e.g. `batchPredictionJobs`."""
     return _join(target, collection)

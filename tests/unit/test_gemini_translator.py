@@ -1,5 +1,6 @@
 """Gemini chat translator against hand-written golden JSON (tests/golden/gemini_chat)."""
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ from google.protobuf import json_format
 from vertex_gateway.v1 import chat_pb2, common_pb2
 
 from server.errors import GatewayError
-from server.routing.registry import Registry
+from server.routing.registry import Capability, Registry
 from server.translate import gemini_chat
+from server.translate.chat_capabilities import required_capabilities
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "gemini_chat"
 REGISTRY = Registry()
@@ -62,17 +64,41 @@ def test_stream_chunks_carry_usage_only_when_counted() -> None:
         "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5},
         "responseId": "r",
     }  # fmt: skip
-    first = gemini_chat.stream_chunk_from(middle, model="google/m", first=True)
+    stream = gemini_chat.GeminiStream("google/m")
+    first = stream.feed(middle)
     assert first.model == "google/m" and not first.HasField("usage")
     assert first.candidates[0].message.parts[0].text == "Hel"
-    end = gemini_chat.stream_chunk_from(last, model="google/m", first=False)
+    end = stream.feed(last)
     assert end.model == "" and end.usage.total_tokens == 5
     assert end.candidates[0].finish_reason == common_pb2.FINISH_REASON_STOP
     # the empty text part that carries the signature is kept, so it can be sent back
-    assert (
-        end.candidates[0].message.parts[0].thought_signature == b"\x01\x8f="
-        or end.candidates[0].message.parts[0].thought_signature
-    )
+    signed = end.candidates[0].message.parts[0]
+    assert signed.WhichOneof("kind") == "text" and signed.text == ""
+    assert signed.thought_signature == base64.b64decode("AY89")
+
+
+def test_stream_call_indexes_and_ids_continue_across_events() -> None:
+    def event(parts: list[dict[str, Any]], finish: str | None = None) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}}
+        if finish:
+            candidate["finishReason"] = finish
+        return {"candidates": [candidate], "responseId": "resp-1"}
+
+    stream = gemini_chat.GeminiStream("google/m")
+    one = stream.feed(event([{"functionCall": {"name": "a", "args": {"x": 1}}}]))
+    two = stream.feed(event([{"functionCall": {"name": "b", "args": {}}}]))
+    end = stream.feed(event([{"text": ""}], "STOP"))
+    calls = [
+        one.candidates[0].message.parts[0].tool_call,
+        two.candidates[0].message.parts[0].tool_call,
+    ]
+    assert [c.index for c in calls] == [0, 1]
+    assert calls[0].id == gemini_chat.call_id("resp-1", 0, 0) != calls[1].id
+    assert end.candidates[0].finish_reason == common_pb2.FINISH_REASON_TOOL_CALLS
+    assert end.candidates[0].native_finish_reason == "STOP"
+    # the same reply gives the same ids (stable across retries of the translation)
+    again = gemini_chat.GeminiStream("google/m").feed(event([{"functionCall": {"name": "a"}}]))
+    assert again.candidates[0].message.parts[0].tool_call.id == calls[0].id
 
 
 def test_limits_of_gemini() -> None:
@@ -95,9 +121,64 @@ def test_reasoning_on_a_model_that_does_not_reason() -> None:
         messages=[chat_pb2.Message(role=chat_pb2.ROLE_USER, parts=[chat_pb2.Part(text="x")])],
         reasoning=chat_pb2.ReasoningConfig(effort=chat_pb2.ReasoningConfig.EFFORT_HIGH),
     )
+    # The service refuses it before translation (the model lacks the reasoning capability)...
+    assert (Capability.REASONING, "reasoning") in required_capabilities(req)
+    assert Capability.REASONING not in spec.capabilities
+    # ...and turning reasoning off is simply nothing to send to a model that never reasons.
+    req.reasoning.effort = chat_pb2.ReasoningConfig.EFFORT_NONE
+    assert required_capabilities(req) == []
+    assert "thinkingConfig" not in gemini_chat.to_generate_content(req, spec).get(
+        "generationConfig", {}
+    )
+
+
+def _reasoning_request(**reasoning: Any) -> chat_pb2.ChatRequest:
+    return chat_pb2.ChatRequest(
+        messages=[chat_pb2.Message(role=chat_pb2.ROLE_USER, parts=[chat_pb2.Part(text="x")])],
+        reasoning=chat_pb2.ReasoningConfig(**reasoning),
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "reasoning", "expected"),
+    [
+        ("gemini-2.5-flash", {"budget_tokens": 0}, {"thinkingBudget": 0}),
+        ("gemini-2.5-flash", {"budget_tokens": -1}, {"thinkingBudget": -1}),
+        ("gemini-2.5-flash", {"budget_tokens": 24576}, {"thinkingBudget": 24576}),
+        ("gemini-2.5-pro", {"budget_tokens": 128}, {"thinkingBudget": 128}),
+        ("gemini-2.5-flash-lite", {"effort": 2}, {"thinkingBudget": 512}),  # MINIMAL, clamped
+        ("gemini-2.5-pro", {"effort": 5, "include_thoughts": True}, {"thinkingBudget": 4096, "includeThoughts": True}),
+        ("gemini-3-pro-preview", {"effort": 2}, {"thinkingLevel": "LOW"}),  # nearest level
+        ("gemini-3-pro-preview", {"effort": 4}, {"thinkingLevel": "HIGH"}),  # tie goes up
+        ("gemini-3-flash-preview", {"effort": 4}, {"thinkingLevel": "MEDIUM"}),
+    ],
+)  # fmt: skip
+def test_reasoning_mapping(model: str, reasoning: dict[str, Any], expected: dict[str, Any]) -> None:
+    spec = REGISTRY.get(None, model)
+    assert spec is not None
+    body = gemini_chat.to_generate_content(_reasoning_request(**reasoning), spec)
+    assert body["generationConfig"]["thinkingConfig"] == expected
+
+
+@pytest.mark.parametrize(
+    ("model", "reasoning", "field"),
+    [
+        ("gemini-2.5-pro", {"budget_tokens": 0}, "reasoning.budget_tokens"),
+        ("gemini-2.5-pro", {"budget_tokens": 64}, "reasoning.budget_tokens"),
+        ("gemini-2.5-flash", {"budget_tokens": 30000}, "reasoning.budget_tokens"),
+        ("gemini-2.5-flash-lite", {"budget_tokens": 100}, "reasoning.budget_tokens"),
+        ("gemini-2.5-flash", {"budget_tokens": -2}, "reasoning.budget_tokens"),
+        ("gemini-3-pro-preview", {"effort": 1}, "reasoning.effort"),
+        ("gemini-2.5-pro", {"effort": 1}, "reasoning.effort"),
+    ],
+)
+def test_reasoning_out_of_range(model: str, reasoning: dict[str, Any], field: str) -> None:
+    spec = REGISTRY.get(None, model)
+    assert spec is not None
     with pytest.raises(GatewayError) as info:
-        gemini_chat.to_generate_content(req, spec)
-    assert "gemini-2.0-flash" in info.value.message
+        gemini_chat.to_generate_content(_reasoning_request(**reasoning), spec)
+    assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in info.value.field_violations] == [field]
 
 
 def test_count_tokens_without_total_fails_loudly() -> None:

@@ -1,0 +1,72 @@
+"""Checks of the tool calls a model returns against the functions the caller declared.
+
+Peers pass a call with missing or mistyped arguments straight to the caller's code. Here every
+complete call is validated against its declared JSON Schema; a call that does not match is
+still returned, but its candidate ends with FINISH_REASON_MALFORMED_TOOL_CALL and a message
+saying which call and what is wrong, while the model's own finish reason stays in
+`native_finish_reason`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from google.protobuf import json_format
+from vertex_gateway.v1 import chat_pb2, common_pb2
+
+from .json_schema import arguments_problem
+
+
+def declared_schemas(request: chat_pb2.ChatRequest) -> dict[str, dict[str, Any] | None]:
+    """Function name -> parameter schema (None when declared without one)."""
+    out: dict[str, dict[str, Any] | None] = {}
+    for tool in request.tools:
+        if tool.WhichOneof("kind") == "function":
+            fn = tool.function
+            out[fn.name] = (
+                json_format.MessageToDict(fn.parameters) if fn.HasField("parameters") else None
+            )
+    return out
+
+
+def call_problem(
+    call: chat_pb2.ToolCall, schemas: Mapping[str, Mapping[str, Any] | None]
+) -> str | None:
+    """Why a complete call does not fit the declarations, or None."""
+    if call.name not in schemas:
+        return f"tool call {call.name} ({call.id}) names a function that was not declared"
+    schema = schemas[call.name]
+    if schema is None:
+        return None
+    problem = arguments_problem(json_format.MessageToDict(call.arguments), schema)
+    if problem is None:
+        return None
+    return (
+        f"tool call {call.name} ({call.id}): arguments do not match the declared schema {problem}"
+    )
+
+
+class ToolCallChecker:
+    """Collects problems of complete calls per candidate and marks the candidate when it ends."""
+
+    def __init__(self, request: chat_pb2.ChatRequest) -> None:
+        self._schemas = declared_schemas(request)
+        self._problems: dict[int, str] = {}
+
+    def check(self, candidate: chat_pb2.Candidate) -> None:
+        """Check the complete calls among `candidate`'s parts; mark it if it has finished."""
+        if self._schemas or any(
+            p.WhichOneof("kind") == "tool_call" for p in candidate.message.parts
+        ):
+            for part in candidate.message.parts:
+                if part.WhichOneof("kind") == "tool_call" and not part.tool_call.arguments_delta:
+                    problem = call_problem(part.tool_call, self._schemas)
+                    if problem and candidate.index not in self._problems:
+                        self._problems[candidate.index] = problem
+        reason = candidate.finish_reason
+        if reason == common_pb2.FINISH_REASON_UNSPECIFIED or candidate.index not in self._problems:
+            return
+        if reason != common_pb2.FINISH_REASON_MALFORMED_TOOL_CALL:
+            candidate.finish_reason = common_pb2.FINISH_REASON_MALFORMED_TOOL_CALL
+            candidate.finish_message = self._problems[candidate.index]
