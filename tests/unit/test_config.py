@@ -72,3 +72,51 @@ def test_unknown_yaml_keys_are_refused(tmp_path: Path) -> None:
     path.write_text("server: {lisen: x}\n")
     with pytest.raises(ConfigError, match="lisen"):
         load_config(env={}, path=str(path))
+
+
+def test_models_section_adds_and_overrides_models(tmp_path: Path) -> None:
+    from server.routing.registry import Capability, Family, Reasoning, Registry
+    from server.routing.router import Router
+
+    path = tmp_path / "gw.yaml"
+    path.write_text(
+        "models:\n"
+        "  - {model: anthropic/claude-sonnet-4-5@20250929, location: europe-west1}\n"
+        "  - model: acme/tuned-llama\n"
+        "    family: openai_compatible\n"
+        "    endpoint: '1234567890'\n"
+        "    capabilities: [chat, streaming, reasoning]\n"
+    )
+    config = load_config({"VG_MODEL_LOCATIONS": "gemini-2.5-pro=global"}, str(path))
+    registry = Registry()
+    for spec in config.models:
+        registry.add(spec)
+    claude = registry.get("anthropic", "claude-sonnet-4-5@20250929")
+    assert claude is not None and claude.location == "europe-west1"
+    assert claude.family is Family.CLAUDE and Capability.TOOLS in claude.capabilities
+    tuned = registry.get(None, "tuned-llama")
+    assert tuned is not None and tuned.endpoint == "1234567890"
+    assert tuned.reasoning is Reasoning.OPENAI_EFFORT and Capability.TOOLS not in tuned.capabilities
+    router = Router(registry, default_location="us-central1")
+    assert router.resolve("gemini-2.5-pro", Capability.CHAT).location == "global"
+    assert router.resolve("acme/tuned-llama", Capability.CHAT).location == "us-central1"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "needle"),
+    [
+        ("models: {a: b}\n", "models must be a list"),
+        ("models: [{model: acme/x}]\n", "models[0].family is required"),
+        ("models: [{model: acme/x, family: martian}]\n", "models[0]"),
+        ("models: [{model: x-without-publisher, family: gemini}]\n", "publisher/model"),
+        ("models: [{model: acme/x, family: gemini, capabilities: [telepathy]}]\n", "telepathy"),
+        ("models: [{model: acme/x, family: gemini, location: 'Mars 1'}]\n", "location"),
+        ("models: [{model: acme/x, family: gemini, colour: red}]\n", "colour"),
+    ],
+)
+def test_bad_model_entries_are_named(tmp_path: Path, yaml_text: str, needle: str) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as info:
+        load_config({}, str(path))
+    assert needle in str(info.value)
