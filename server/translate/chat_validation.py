@@ -55,8 +55,12 @@ def _check_messages(
                 out.append(FieldViolation(pwhere, "thoughts belong in a ROLE_ASSISTANT message"))
             elif kind == "media":
                 _check_media(part.media, f"{pwhere}.media", out)
-            elif kind == "tool_result" and not part.tool_result.name:
-                out.append(FieldViolation(f"{pwhere}.tool_result.name", "is required"))
+            elif kind == "tool_result" and not (part.tool_result.id or part.tool_result.name):
+                out.append(
+                    FieldViolation(
+                        f"{pwhere}.tool_result.id", "is required: the id (or name) of the call"
+                    )
+                )
             elif kind == "tool_call" and not part.tool_call.name:
                 out.append(FieldViolation(f"{pwhere}.tool_call.name", "is required"))
             if message.role == chat_pb2.ROLE_TOOL and kind not in ("tool_result", "text"):

@@ -1320,7 +1320,12 @@ class StreamChatResponse(_message.Message):
     @_builtins.property
     def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___Candidate]:
         """Deltas for each alternative: new parts since the previous message. The finish reason is
-        set on the message that ends that candidate.
+        set on the message that ends that candidate. To rebuild the complete reply, append each
+        part to the candidate's parts, except: a text part that follows a text part, or a thought
+        part (with text) that follows a thought part, continues it (texts are concatenated and a
+        thought_signature it carries belongs to the continued part) unless that part already has
+        a signature; and tool_call parts with arguments_delta are progress only (the complete
+        call follows as its own part).
         """
 
     @_builtins.property
