@@ -31,7 +31,9 @@ from vertex_gateway.v1 import (
 )
 
 from server import __version__
+from server.backends.claude_chat import ClaudeChatBackend
 from server.backends.gemini_chat import GeminiChatBackend
+from server.backends.openai_chat import OpenAIChatBackend
 from server.config import GatewayConfig
 from server.routing.registry import Family, Registry
 from server.routing.router import Router
@@ -158,7 +160,15 @@ async def create_gateway(
     )
     server = grpc.aio.server(options=server_options(config))
     chat_pb2_grpc.add_ChatServiceServicer_to_server(
-        ChatService(router, {Family.GEMINI: GeminiChatBackend(client, target_for)}), server
+        ChatService(
+            router,
+            {
+                Family.GEMINI: GeminiChatBackend(client, target_for),
+                Family.CLAUDE: ClaudeChatBackend(client, target_for),
+                Family.OPENAI_COMPATIBLE: OpenAIChatBackend(client, target_for),
+            },
+        ),
+        server,
     )
     for pb2, pb2_grpc, name in _NOT_YET:
         rpcs = [m.name for m in pb2.DESCRIPTOR.services_by_name[name].methods]

@@ -171,8 +171,9 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
           out=8192),
     _maas("meta", "llama-4-maverick-17b-128e-instruct-maas", "Llama 4 Maverick",
           context=524_288, out=8192, vision=True),
+    # R1 always reasons (its reasoning comes back as thoughts) but takes no effort setting.
     _maas("deepseek-ai", "deepseek-r1-0528-maas", "DeepSeek R1 0528", context=163_840,
-          out=32768, reasoning=True),
+          out=32768),
     _maas("qwen", "qwen3-235b-a22b-instruct-2507-maas", "Qwen3 235B Instruct",
           context=262_144, out=16384),
     _maas("openai", "gpt-oss-120b-maas", "gpt-oss 120B", context=131_072, out=32768,
