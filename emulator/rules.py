@@ -8,10 +8,13 @@ first problem and carry no details ("Unable to submit request because ...").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from emulator import gemini_media, gemini_schema, gemini_signatures, gemini_thinking, gemini_tools
+from emulator.catalog import find_model
 from emulator.errors import LEARN_MORE_FUNCTIONS, LEARN_MORE_GEMINI
 
 DATA_MEMBERS = (
@@ -36,6 +39,10 @@ class RuleContext:
     method: str
     max_output_tokens: int = 65536
     reject_function_call_id: bool = True
+    # Known only when the pipeline passes them; the rules that need them are skipped otherwise.
+    model_id: str | None = None
+    project: str | None = None
+    location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,10 @@ class RuleViolation:
     field: str | None
     description: str
     parse_level: bool = False
+    # A rejection that depends on data the sender cannot check (a thought signature it relays
+    # from its own caller), not on how the body is built: answered as a 400 like any other, but
+    # left out of the audit of the sender's bodies.
+    caller_data: bool = False
 
 
 Rule = Callable[[dict[str, Any], RuleContext], list[RuleViolation]]
@@ -282,6 +293,131 @@ def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 
+def _violations(problems: list[tuple[str | None, str]]) -> list[RuleViolation]:
+    return [RuleViolation(where, message) for where, message in problems]
+
+
+def _generating(ctx: RuleContext) -> bool:
+    return ctx.method in GENERATE_METHODS
+
+
+def media_parts(body: dict[str, Any], ctx: RuleContext) -> list[RuleViolation]:
+    """Inline/file media: a supported ``mimeType``, a ``gs://`` or ``https://`` file URI."""
+    return _violations(gemini_media.media_problems(body))
+
+
+def _json_schemas(body: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    for i, tool in enumerate(_list(body.get("tools"))):
+        for j, decl in enumerate(_list(_dict(tool).get("functionDeclarations"))):
+            for key in ("parametersJsonSchema", "responseJsonSchema"):
+                if _dict(decl).get(key) is not None:
+                    yield f"tools[{i}].function_declarations[{j}].{_snake(key)}", decl[key]
+    config = _dict(body.get("generationConfig"))
+    if config.get("responseJsonSchema") is not None:
+        yield "generation_config.response_json_schema", config["responseJsonSchema"]
+
+
+def json_schema_ref_siblings(body: dict[str, Any], ctx: RuleContext) -> list[RuleViolation]:
+    """In JSON Schema fields a ``$ref`` node may only carry other ``$`` keywords."""
+    for where, schema in _json_schemas(body):
+        problem = gemini_schema.ref_sibling_problem(schema)
+        if problem is not None:
+            return [RuleViolation(where, problem)]
+    return []
+
+
+def openapi_any_of_alone(body: dict[str, Any], ctx: RuleContext) -> list[RuleViolation]:
+    """In a function's OpenAPI ``parameters``, a node with ``anyOf`` may set nothing else."""
+    for i, tool in enumerate(_list(body.get("tools"))):
+        for j, decl in enumerate(_list(_dict(tool).get("functionDeclarations"))):
+            params = _dict(decl).get("parameters")
+            path = gemini_schema.any_of_sibling_path(params, "parameters")
+            if path is not None:
+                message = (
+                    f"Unable to submit request because `{decl.get('name', '')}` functionDeclaration "
+                    f"`{path}` schema specified other fields alongside any_of. When using anyOf, it "
+                    "must be the only field set."
+                )
+                return [RuleViolation(f"tools[{i}].function_declarations[{j}].parameters", message)]
+    return []
+
+
+def function_turns(body: dict[str, Any], ctx: RuleContext) -> list[RuleViolation]:
+    """Function call turns follow user turns; tool results answer every call of the turn before."""
+    return _violations(gemini_tools.function_turn_problems(body)) if _generating(ctx) else []
+
+
+def declared_functions(body: dict[str, Any], ctx: RuleContext) -> list[RuleViolation]:
+    """With function declarations, calls and results in the history name declared functions."""
+    if not _generating(ctx):
+        return []
+    return _violations(gemini_tools.undeclared_function_problems(body))
+
+
+def thought_signatures_verify(body: dict[str, Any], ctx: RuleContext) -> list[RuleViolation]:
+    """Every signature the emulator issued must come back unchanged, on the part it signed."""
+    if not _generating(ctx):
+        return []
+    for i, j in gemini_signatures.signature_problems(body.get("contents")):
+        where = f"contents[{i}].parts[{j}].thought_signature"
+        return [RuleViolation(where, gemini_thinking.MSG_SIGNATURE_INVALID, caller_data=True)]
+    return []
+
+
+def thinking_level_or_budget(body: dict[str, Any], ctx: RuleContext) -> list[RuleViolation]:
+    """``thinkingLevel`` and ``thinkingBudget`` cannot both be set."""
+    return _violations(gemini_thinking.level_and_budget_problem(body)) if _generating(ctx) else []
+
+
+def model_specific(body: dict[str, Any], ctx: RuleContext) -> list[RuleViolation]:
+    """Thinking ranges and Gemini 3 signature rules (only when the context names the model)."""
+    model = find_model("google", ctx.model_id) if ctx.model_id else None
+    if model is None or not _generating(ctx):
+        return []
+    problems = gemini_thinking.thinking_problems(body, model.model_id, model.thinking)
+    if problems:
+        return _violations(problems)
+    if gemini_thinking.is_gemini_3(model.model_id):
+        return [
+            RuleViolation(where, message, caller_data=True)
+            for where, message in gemini_thinking.gemini_3_signature_problems(body)
+        ]
+    return []
+
+
+_CACHED_CONTENT = re.compile(r"^projects/([^/]+)/locations/([^/]+)/cachedContents/([^/]+)$")
+
+
+def cached_content(body: dict[str, Any], ctx: RuleContext) -> list[RuleViolation]:
+    """``cachedContent`` names a cache of the request's project and location, and the request
+    leaves system instruction, tools and tool config to the cache."""
+    name = body.get("cachedContent")
+    if not name or not _generating(ctx):
+        return []
+    match = _CACHED_CONTENT.match(str(name))
+    if match is None:
+        message = (
+            f"The CachedContent name `{name}` is malformed and it should be in form of "
+            "projects/{project}/locations/{location}/cachedContents/{cached_content}"
+        )
+        return [RuleViolation("cached_content", message)]
+    known = ctx.project is not None and ctx.location is not None
+    if known and (match.group(1), match.group(2)) != (ctx.project, ctx.location):
+        message = (
+            f"CachedContent `{name}` is not in the project and location of the request "
+            f"(`projects/{ctx.project}/locations/{ctx.location}`)."
+        )
+        return [RuleViolation("cached_content", message)]
+    if any(body.get(k) for k in ("systemInstruction", "tools", "toolConfig")):
+        message = (
+            "CachedContent can not be used with GenerateContent request setting "
+            "system_instruction, tools or tool_config. Proposed fix: move those values to "
+            "CachedContent from GenerateContent request."
+        )
+        return [RuleViolation("cached_content", message)]
+    return []
+
+
 RULES: tuple[Rule, ...] = (
     function_call_ids_on_v1,
     part_data_is_oneof,
@@ -294,6 +430,15 @@ RULES: tuple[Rule, ...] = (
     response_schema_needs_json,
     generation_ranges,
     labels_are_valid,
+    media_parts,
+    json_schema_ref_siblings,
+    openapi_any_of_alone,
+    function_turns,
+    declared_functions,
+    thought_signatures_verify,
+    thinking_level_or_budget,
+    model_specific,
+    cached_content,
 )
 
 

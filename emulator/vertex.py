@@ -7,7 +7,7 @@ The body is still validated (and the result recorded for the audit) whatever the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -56,6 +56,9 @@ class BodyCheck:
     body: dict[str, Any]
     parse_errors: list[SchemaError]
     semantic: list[SchemaError]
+    # Rejections that depend on caller-relayed data (see rules.RuleViolation.caller_data): sent
+    # as the error, but not counted against the sender in the audit.
+    caller_data: list[SchemaError] = field(default_factory=list)
 
     @property
     def all_messages(self) -> list[str]:
@@ -82,13 +85,20 @@ def check_body(
         method=spec.method,
         max_output_tokens=model.max_output_tokens if model else 65536,
         reject_function_call_id=state.config.reject_function_call_id,
+        model_id=target.model,
+        project=target.project,
+        location=target.location,
     )
     parse_errors = list(result.errors)
     semantic: list[SchemaError] = []
+    caller_data: list[SchemaError] = []
     for violation in rules.check(body, context):
         found = SchemaError(violation.field, violation.description)
-        (parse_errors if violation.parse_level else semantic).append(found)
-    return parsed, BodyCheck(body, parse_errors, semantic)
+        if violation.caller_data:
+            caller_data.append(found)
+        else:
+            (parse_errors if violation.parse_level else semantic).append(found)
+    return parsed, BodyCheck(body, parse_errors, semantic, caller_data)
 
 
 def body_error(check: BodyCheck) -> GoogleError | None:
@@ -99,6 +109,8 @@ def body_error(check: BodyCheck) -> GoogleError | None:
         )
     if check.semantic:
         return errors.invalid_argument(check.semantic[0].description)
+    if check.caller_data:
+        return errors.invalid_argument(check.caller_data[0].description)
     return None
 
 

@@ -18,6 +18,8 @@ from vertex_gateway.v1 import chat_pb2, common_pb2
 from server.errors import GatewayError, invalid_argument
 from server.routing.registry import ModelSpec, Reasoning
 
+from .json_schema import ref_sibling_problem
+
 MAX_CANDIDATES = 8
 MAX_STOP_SEQUENCES = 5
 
@@ -76,6 +78,18 @@ def _b64(data: bytes) -> str:
 
 def _struct(value: struct_pb2.Struct) -> dict[str, Any]:
     return json_format.MessageToDict(value)
+
+
+def _vertex_schema(value: struct_pb2.Struct, field: str) -> dict[str, Any]:
+    """A caller's JSON Schema as Vertex takes it, or INVALID_ARGUMENT saying why it cannot.
+
+    Vertex accepts other unsupported keywords but does not enforce them (vertex-wire.md §2.5).
+    """
+    schema = _struct(value)
+    problem = ref_sibling_problem(schema)
+    if problem:
+        raise invalid_argument(field, problem)
+    return schema
 
 
 def _seconds(value: float) -> str:
@@ -196,7 +210,7 @@ def _generation_config(request: chat_pb2.ChatRequest, spec: ModelSpec) -> dict[s
         out["responseMimeType"] = "application/json"
     elif rf.type == chat_pb2.ResponseFormat.TYPE_JSON_SCHEMA:
         out["responseMimeType"] = "application/json"
-        out["responseJsonSchema"] = _struct(rf.json_schema)
+        out["responseJsonSchema"] = _vertex_schema(rf.json_schema, "response_format.json_schema")
     thinking = _thinking(request.reasoning, spec) if request.HasField("reasoning") else None
     if thinking:
         out["thinkingConfig"] = thinking
@@ -263,17 +277,18 @@ def _thinking(reasoning: chat_pb2.ReasoningConfig, spec: ModelSpec) -> dict[str,
 def _tools(request: chat_pb2.ChatRequest) -> list[dict[str, Any]]:
     functions: list[dict[str, Any]] = []
     builtins: list[dict[str, Any]] = []
-    for tool in request.tools:
+    for k, tool in enumerate(request.tools):
         kind = tool.WhichOneof("kind")
         if kind == "function":
             fn = tool.function
             decl: dict[str, Any] = {"name": fn.name}
             if fn.description:
                 decl["description"] = fn.description
+            where = f"tools[{k}].function"
             if fn.HasField("parameters"):
-                decl["parametersJsonSchema"] = _struct(fn.parameters)
+                decl["parametersJsonSchema"] = _vertex_schema(fn.parameters, f"{where}.parameters")
             if fn.HasField("response"):
-                decl["responseJsonSchema"] = _struct(fn.response)
+                decl["responseJsonSchema"] = _vertex_schema(fn.response, f"{where}.response")
             functions.append(decl)
         elif kind == "google_search":
             search: dict[str, Any] = {}

@@ -77,3 +77,17 @@ def arguments_problem(arguments: Mapping[str, Any], schema: Mapping[str, Any]) -
         return None
     where = "/" + "/".join(str(p) for p in error.absolute_path) if error.absolute_path else "/"
     return f"at {where}: {error.message}"
+
+
+def ref_sibling_problem(schema: Mapping[str, Any]) -> str | None:
+    """Vertex refuses a `$ref` next to keywords that do not start with `$` (Gemini's rule)."""
+    for path, sub in subschemas(schema):
+        if "$ref" in sub:
+            others = sorted(k for k in sub if not k.startswith("$"))
+            if others:
+                return (
+                    f"at {path}: Vertex takes no other keywords beside $ref (found"
+                    f" {', '.join(others)}); wrap the reference as"
+                    ' {"anyOf": [{"$ref": ...}], ...}'
+                )
+    return None
