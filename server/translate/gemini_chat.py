@@ -62,6 +62,17 @@ _FINISH = {
     "IMAGE_RECITATION": common_pb2.FINISH_REASON_RECITATION,
     "MALFORMED_FUNCTION_CALL": common_pb2.FINISH_REASON_MALFORMED_TOOL_CALL,
     "UNEXPECTED_TOOL_CALL": common_pb2.FINISH_REASON_MALFORMED_TOOL_CALL,
+    # No normalized counterpart: the native value tells the rest. OTHER and IMAGE_OTHER are
+    # Vertex's own "other"; NO_IMAGE (an image model produced none), MALFORMED_RESPONSE,
+    # CONTINUATION (truncated, continuable only with a token this API does not expose) and
+    # TOO_MANY_TOOL_CALLS (Vertex's server-side tool loop cap) are listed so that the mapping of
+    # every value of the v1 enum is deliberate (tests/golden/gemini_chat/finish_reasons.json).
+    "OTHER": common_pb2.FINISH_REASON_OTHER,
+    "IMAGE_OTHER": common_pb2.FINISH_REASON_OTHER,
+    "NO_IMAGE": common_pb2.FINISH_REASON_OTHER,
+    "MALFORMED_RESPONSE": common_pb2.FINISH_REASON_OTHER,
+    "CONTINUATION": common_pb2.FINISH_REASON_OTHER,
+    "TOO_MANY_TOOL_CALLS": common_pb2.FINISH_REASON_OTHER,
 }
 _MODALITY = {
     "TEXT": common_pb2.MODALITY_TEXT,
@@ -572,8 +583,10 @@ def candidate_from(
 def _prompt_feedback(raw: Mapping[str, Any]) -> chat_pb2.PromptFeedback:
     native = str(raw.get("blockReason", ""))
     return chat_pb2.PromptFeedback(
+        # Every block reason (safety, blocklist, Model Armor, "other", ...) is a filter of the
+        # prompt; which one stays in native_block_reason.
         block_reason=(
-            _FINISH.get(native, common_pb2.FINISH_REASON_CONTENT_FILTER)
+            common_pb2.FINISH_REASON_CONTENT_FILTER
             if native
             else common_pb2.FINISH_REASON_UNSPECIFIED
         ),

@@ -185,3 +185,42 @@ def test_count_tokens_without_total_fails_loudly() -> None:
     with pytest.raises(GatewayError):
         gemini_chat.count_tokens_from({})
     assert gemini_chat.count_tokens_from({"totalTokens": 5}).total_tokens == 5
+
+
+FINISH_TABLE = load("finish_reasons.json")
+
+
+@pytest.mark.parametrize(("native", "normalized"), sorted(FINISH_TABLE["finish_reasons"].items()))
+def test_every_finish_reason(native: str, normalized: str) -> None:
+    payload = {
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": "x"}]}, "finishReason": native}
+        ]
+    }
+    for candidate in (
+        gemini_chat.from_generate_content(payload, model="m").candidates[0],
+        gemini_chat.GeminiStream("m").feed(payload).candidates[0],
+    ):
+        assert common_pb2.FinishReason.Name(candidate.finish_reason) == normalized
+        assert candidate.native_finish_reason == native
+        assert reply_text_of(candidate) == "x"  # content before the stop is kept
+
+
+@pytest.mark.parametrize(("native", "normalized"), sorted(FINISH_TABLE["block_reasons"].items()))
+def test_every_block_reason(native: str, normalized: str) -> None:
+    payload = {"promptFeedback": {"blockReason": native, "blockReasonMessage": "why"}}
+    feedback = gemini_chat.from_generate_content(payload, model="m").prompt_feedback
+    assert common_pb2.FinishReason.Name(feedback.block_reason) == normalized
+    assert feedback.native_block_reason == native and feedback.block_reason_message == "why"
+
+
+def reply_text_of(candidate: chat_pb2.Candidate) -> str:
+    return "".join(p.text for p in candidate.message.parts)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in GOLDEN.glob("stream_*.json")))
+def test_stream_golden(name: str) -> None:
+    case = load(name)
+    stream = gemini_chat.GeminiStream("google/gemini-2.5-flash")
+    got = [json_format.MessageToDict(stream.feed(event)) for event in case["vertex_events"]]
+    assert got == case["stream"]
