@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from server.routing.registry import ModelSpec, spec_from_entry
+from server.routing.registry import ModelSpec, canonical_model_name, spec_from_entry
 
 CREDENTIAL_SOURCES = (
     "auto",
@@ -277,9 +277,10 @@ def _models(entries: Any) -> tuple[ModelSpec, ...]:
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise ConfigError(f"models[{i}] must be a mapping")
-        # Later entries for the same model (e.g. VG_MODEL_LOCATIONS) override earlier ones.
-        name = str(entry.get("model", ""))
-        merged[name] = {**merged.get(name, {}), **entry}
+        # Later entries for the same model (e.g. VG_MODEL_LOCATIONS) override earlier ones,
+        # whether they name it by bare id or as publisher/model.
+        name = canonical_model_name(str(entry.get("model", "")))
+        merged[name] = {**merged.get(name, {}), **entry, "model": name}
     specs = []
     for i, entry in enumerate(merged.values()):
         try:

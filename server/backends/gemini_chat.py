@@ -58,6 +58,7 @@ class GeminiChatBackend:
                     chunk.served_by.CopyFrom(self._served_by(route))
                     first = False
                 yield chunk
+            stream.finish()
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 

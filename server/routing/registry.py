@@ -246,6 +246,14 @@ _ENTRY_KEYS = frozenset(
 )  # fmt: skip
 
 
+def canonical_model_name(name: str) -> str:
+    """`publisher/id` for a bare id that exactly one built-in publisher has; else `name`."""
+    if "/" in name:
+        return name
+    same = [s for s in BUILTIN_MODELS if s.id == name]
+    return same[0].key if len(same) == 1 else name
+
+
 def spec_from_entry(entry: Mapping[str, Any], where: str) -> ModelSpec:
     """A ModelSpec from one `models:` config entry; ValueError naming `where` when invalid.
 
@@ -255,21 +263,17 @@ def spec_from_entry(entry: Mapping[str, Any], where: str) -> ModelSpec:
     unknown = set(entry) - _ENTRY_KEYS
     if unknown:
         raise ValueError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
-    name = str(entry.get("model") or "")
-    if "/" not in name:  # a bare id names a built-in model when exactly one publisher has it
-        same = [s for s in BUILTIN_MODELS if s.id == name]
-        name = same[0].key if len(same) == 1 else name
+    name = canonical_model_name(str(entry.get("model") or ""))
     publisher, _, model_id = name.rpartition("/")
     if not publisher or not model_id:
         raise ValueError(f"{where}.model must be publisher/model, got {name!r}")
     base = next((s for s in BUILTIN_MODELS if s.key == name), None)
     try:
         family = Family(entry["family"]) if "family" in entry else None
-        caps = (
-            frozenset(Capability(c) for c in entry["capabilities"])
-            if "capabilities" in entry
-            else None
-        )
+        listed = entry.get("capabilities")
+        if listed is not None and not isinstance(listed, list | tuple):
+            raise ValueError("capabilities must be a list")
+        caps = frozenset(Capability(c) for c in listed) if listed is not None else None
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
     if base is None and family is None:

@@ -62,8 +62,9 @@ class ChatService(chat_pb2_grpc.ChatServiceServicer):
     def _prepare(self, request: chat_pb2.ChatRequest, capability: Capability) -> Route:
         route = self._router.resolve(request.model, Capability.CHAT)
         needs = [(capability, "model")] if capability is not Capability.CHAT else []
-        _require(route, request.model, needs + required_capabilities(request))
-        validate_chat_request(request)
+        _require(route, request.model, needs)
+        validate_chat_request(request)  # first: the capability needs read its enums and media
+        _require(route, request.model, required_capabilities(request))
         return route
 
     @unary
@@ -102,8 +103,8 @@ class ChatService(chat_pb2_grpc.ChatServiceServicer):
             system_instruction=request.system_instruction,
             tools=request.tools,
         )
-        _require(route, request.model, required_capabilities(probe))
         validate_chat_request(probe)
+        _require(route, request.model, required_capabilities(probe))
         # Validation completed tool-result ids and names on the probe; count what is sent.
         del request.messages[:]
         request.messages.extend(probe.messages)

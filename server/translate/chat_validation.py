@@ -11,6 +11,7 @@ from vertex_gateway.v1 import chat_pb2, common_pb2
 from server.errors import FieldViolation, GatewayError
 
 from .json_schema import schema_problem
+from .message_checks import message_problems
 from .tool_pairing import pair_tool_results
 
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -98,7 +99,9 @@ def _check_generation(cfg: chat_pb2.GenerationConfig, out: list[FieldViolation])
 
 def validate_chat_request(request: chat_pb2.ChatRequest) -> None:
     """Raise INVALID_ARGUMENT listing every problem of the request, each naming its field."""
-    out: list[FieldViolation] = []
+    out: list[FieldViolation] = list(message_problems(request))
+    if out:  # enums and JSON values first: later checks read them
+        _raise(out)
     _check_messages(list(request.messages), out, required=True)
     for j, part in enumerate(request.system_instruction):
         if part.WhichOneof("kind") != "text":
@@ -173,6 +176,11 @@ def validate_chat_request(request: chat_pb2.ChatRequest) -> None:
     if not out:
         # Pairing completes ids and names in place, so it runs on an otherwise valid request.
         pair_tool_results(list(request.messages), out)
+    if out:
+        _raise(out)
+
+
+def _raise(out: list[FieldViolation]) -> None:
     if out:
         raise GatewayError(
             grpc.StatusCode.INVALID_ARGUMENT,

@@ -54,6 +54,8 @@ from server.errors import GatewayError, invalid_argument
 from server.routing.registry import ModelSpec
 from server.vertex.errors import from_error_object
 
+from .json_values import loads_strict, struct_from
+
 ANTHROPIC_VERSION = "vertex-2023-10-16"
 PUBLISHER = "anthropic"
 COUNT_TOKENS_MODEL = "count-tokens"
@@ -508,10 +510,13 @@ def _json_tool(
             "response_format.schema_name",
             "names the tool that carries Claude's JSON: 1-64 letters, digits, '_' or '-'",
         )
-    if any(tool["name"] == name for tool in tools):
+    if tools:
+        # The forced JSON tool would leave the caller's functions uncallable: refuse rather
+        # than silently disable them.
         raise invalid_argument(
-            "response_format.schema_name",
-            f"a declared function is already named {name!r}; set a different schema_name",
+            "tools",
+            "Claude returns JSON through a forced tool call, so no other tool could be called;"
+            " declare tools or ask for a JSON response_format, not both",
         )
     if rf.type == chat_pb2.ResponseFormat.TYPE_JSON_SCHEMA:
         schema = _struct(rf.json_schema)
@@ -716,7 +721,10 @@ def from_message(
             )
             calls += 1
             if isinstance(raw_input, Mapping):
-                call.arguments.update(raw_input)
+                arguments, problem = struct_from(raw_input)
+                call.arguments.CopyFrom(arguments)
+                if problem and bad_call is None:
+                    bad_call = _bad_call(name, call.id, problem, _json_text(raw_input))
             elif bad_call is None:
                 bad_call = _bad_call(name, call.id, "not a JSON object", _json_text(raw_input))
             parts.add(tool_call=call)
@@ -940,13 +948,16 @@ class ClaudeStream:
             why = ""
         else:
             try:
-                parsed = json.loads(text)
+                parsed = loads_strict(text)
                 why = "not a JSON object"
             except ValueError:
                 parsed = None
                 why = "not valid JSON"
         if isinstance(parsed, Mapping):
-            call.arguments.update(parsed)
+            arguments, problem = struct_from(parsed)
+            call.arguments.CopyFrom(arguments)
+            if problem and self._bad_call is None:
+                self._bad_call = _bad_call(block.name, block.id, problem, text)
         elif self._bad_call is None:
             self._bad_call = _bad_call(block.name, block.id, why, text)
         return [chat_pb2.Part(tool_call=call)]

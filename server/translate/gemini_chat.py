@@ -7,9 +7,10 @@ Pure functions, no I/O. The same request translator serves unary, streaming, bat
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
@@ -19,7 +20,9 @@ from server.errors import GatewayError, invalid_argument
 from server.routing.registry import ModelSpec, Reasoning
 
 from .json_schema import ref_sibling_problem
+from .json_values import struct_from
 
+_T = TypeVar("_T")
 MAX_CANDIDATES = 8
 MAX_STOP_SEQUENCES = 5
 
@@ -454,7 +457,9 @@ def _reply_part(
         calls[candidate] = index + 1
         args = struct_pb2.Struct()
         if isinstance(call.get("args"), Mapping):
-            args.update(call["args"])
+            # A value a Struct cannot hold leaves the arguments empty; the service then finds
+            # them wrong for the declared schema and reports the call as malformed.
+            args, _ = struct_from(call["args"])
         part.tool_call.CopyFrom(
             chat_pb2.ToolCall(
                 id=str(call.get("id") or call_id(response_id, candidate, index)),
@@ -607,6 +612,25 @@ def _timestamp(text: Any) -> timestamp_pb2.Timestamp | None:
     return ts
 
 
+def _tolerant(convert: Callable[..., _T]) -> Callable[..., _T]:
+    """Report a reply whose members have the wrong JSON types as a malformed upstream reply
+    (UNAVAILABLE), never as an internal error."""
+
+    @functools.wraps(convert)
+    def wrapper(*args: Any, **kwargs: Any) -> _T:
+        try:
+            return convert(*args, **kwargs)
+        except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
+            raise GatewayError(
+                grpc.StatusCode.UNAVAILABLE,
+                f"Vertex AI sent a malformed response ({type(exc).__name__} reading it)",
+                "UPSTREAM_MALFORMED_RESPONSE",
+            ) from None
+
+    return wrapper
+
+
+@_tolerant
 def from_generate_content(payload: Any, *, model: str) -> chat_pb2.ChatResponse:
     """A ChatResponse from a generateContent reply."""
     if not isinstance(payload, Mapping):
@@ -649,9 +673,14 @@ class GeminiStream:
         self._model = model
         self._first = True
         self._calls: dict[int, int] = {}
+        self._open: set[int] = set()  # candidates seen without their finish reason yet
+        self._ended = False  # some candidate finished, or the prompt was blocked
 
     def feed(self, payload: Any) -> chat_pb2.StreamChatResponse:
         """The message for one event (deltas as they came)."""
+        return _tolerant(self._feed)(payload)
+
+    def _feed(self, payload: Any) -> chat_pb2.StreamChatResponse:
         if not isinstance(payload, Mapping):
             raise GatewayError(
                 grpc.StatusCode.UNAVAILABLE,
@@ -677,7 +706,24 @@ class GeminiStream:
             chunk.usage.CopyFrom(usage_from(meta))
         if isinstance(payload.get("promptFeedback"), Mapping):
             chunk.prompt_feedback.CopyFrom(_prompt_feedback(payload["promptFeedback"]))
+            self._ended = self._ended or bool(chunk.prompt_feedback.native_block_reason)
+        for candidate in chunk.candidates:
+            if candidate.native_finish_reason:
+                self._open.discard(candidate.index)
+                self._ended = True
+            else:
+                self._open.add(candidate.index)
         return chunk
+
+    def finish(self) -> None:
+        """Called when the upstream stream ends; fails if it ended before the reply did (Vertex
+        ends every candidate with a finish reason, or blocks the prompt)."""
+        if self._open or not self._ended:
+            raise GatewayError(
+                grpc.StatusCode.UNAVAILABLE,
+                "Vertex AI's stream ended before the reply was complete",
+                "UPSTREAM_CONNECTION_LOST",
+            )
 
 
 def count_tokens_from(payload: Any) -> chat_pb2.CountTokensResponse:

@@ -53,7 +53,27 @@ def schema_problem(schema: Mapping[str, Any], *, object_root: bool = False) -> s
         return f"is not a valid JSON Schema at {where}: {exc.message}"
     if object_root and schema.get("type", "object") != "object":
         return 'must describe an object: set "type": "object"'
+    for path, sub in subschemas(schema):
+        ref = sub.get("$ref")
+        if ref is not None and not _resolves(schema, ref):
+            return f"at {path}: $ref {ref!r} points to nothing in this schema (use #/$defs/...)"
     return None
+
+
+def _resolves(root: Mapping[str, Any], ref: Any) -> bool:
+    """True for a local reference ("#", "#/$defs/x") that names a part of `root`."""
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        return False  # remote references cannot be fetched by Vertex
+    node: Any = root
+    for token in [t for t in ref[1:].split("/") if t]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False
+    return isinstance(node, Mapping | bool)
 
 
 def unsupported_keywords(

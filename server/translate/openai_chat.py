@@ -34,6 +34,8 @@ from vertex_gateway.v1 import chat_pb2, common_pb2
 from server.errors import GatewayError, invalid_argument
 from server.routing.registry import ModelSpec
 
+from .json_values import loads_strict, struct_from
+
 FAMILY = "OpenAI-compatible Model Garden models"
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -379,7 +381,12 @@ def _reasoning(request: chat_pb2.ChatRequest, spec: ModelSpec, body: dict[str, A
     asked = effort != chat_pb2.ReasoningConfig.EFFORT_UNSPECIFIED or reasoning.HasField(
         "budget_tokens"
     )
+    off = effort == chat_pb2.ReasoningConfig.EFFORT_NONE or (
+        reasoning.HasField("budget_tokens") and reasoning.budget_tokens == 0
+    )
     if spec.reasoning is None:
+        if off and not reasoning.include_thoughts:
+            return  # reasoning off on a model that never reasons: nothing to send
         if asked or reasoning.include_thoughts:
             raise invalid_argument(
                 "reasoning",
@@ -520,19 +527,19 @@ def _arguments(raw: Any) -> tuple[struct_pb2.Struct, str | None]:
     """Parsed call arguments, and what is wrong with them (None when they are a JSON object)."""
     args = struct_pb2.Struct()
     if isinstance(raw, Mapping):
-        args.update(raw)
-        return args, None
+        args, problem = struct_from(raw)
+        return args, problem
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return args, None  # some servers send "" for a call without arguments
     text = raw if isinstance(raw, str) else _compact(raw)
     try:
-        value = json.loads(text)
+        value = loads_strict(text)
     except ValueError:
         return args, f"arguments are not valid JSON: {text[:_MAX_SHOWN]}"
     if not isinstance(value, dict):
         return args, f"arguments are not a JSON object: {text[:_MAX_SHOWN]}"
-    args.update(value)
-    return args, None
+    args, problem = struct_from(value)
+    return args, (f"{problem}: {text[:_MAX_SHOWN]}" if problem else None)
 
 
 def _complete_call(
@@ -682,6 +689,7 @@ class _Call:
 class _Choice:
     calls: dict[int, _Call] = field(default_factory=dict)
     refused: bool = False
+    finished: bool = False
 
 
 class OpenAIStream:
@@ -741,7 +749,14 @@ class OpenAIStream:
         return out
 
     def finish(self) -> list[chat_pb2.StreamChatResponse]:
-        """What is left when the upstream stream ends: unfinished calls, pending usage."""
+        """What is left when the upstream stream ends (pending usage); fails when the stream
+        ended before every choice did, so a cut stream never passes for a complete reply."""
+        if not self._choices or not all(c.finished for c in self._choices.values()):
+            raise GatewayError(
+                grpc.StatusCode.UNAVAILABLE,
+                "Vertex AI's chat completions stream ended before the reply was complete",
+                "UPSTREAM_CONNECTION_LOST",
+            )
         candidates = []
         for index, state in sorted(self._choices.items()):
             if state.calls:
@@ -837,6 +852,7 @@ class OpenAIStream:
         candidate.message.role = chat_pb2.ROLE_ASSISTANT
         candidate.message.parts.extend(parts)
         if native:
+            state.finished = True
             has_calls = bool(state.calls)
             calls, problem = self._complete(state, index)
             candidate.message.parts.extend(calls)

@@ -39,7 +39,11 @@ def call_problem(
     schema = schemas[call.name]
     if schema is None:
         return None
-    problem = arguments_problem(json_format.MessageToDict(call.arguments), schema)
+    try:
+        arguments = json_format.MessageToDict(call.arguments)
+    except ValueError:  # NaN or Infinity: not JSON, whatever the schema says
+        return f"tool call {call.name} ({call.id}): arguments hold a number JSON cannot carry"
+    problem = arguments_problem(arguments, schema)
     if problem is None:
         return None
     return (

@@ -23,7 +23,7 @@ C = grpc.StatusCode
         (chat_pb2.ChatRequest(model="gemini-2.5-flash", messages=[chat_pb2.Message(parts=[chat_pb2.Part(text="x")])]),
          "messages[0].role", "is required"),
         (chat_pb2.ChatRequest(model="gemini-2.5-flash", messages=[chat_pb2.Message(role=9, parts=[chat_pb2.Part(text="x")])]),  # type: ignore[arg-type]
-         "messages[0].role", "unknown role 9"),
+         "messages[0].role", "unknown value 9"),
         (chat_pb2.ChatRequest(model="gemini-2.5-flash", messages=[chat_pb2.Message(role=chat_pb2.ROLE_USER)]),
          "messages[0].parts", "at least one part"),
         (chat_pb2.ChatRequest(model="gemini-2.5-flash", messages=[chat_pb2.Message(role=chat_pb2.ROLE_USER, parts=[chat_pb2.Part()])]),

@@ -30,6 +30,11 @@ def text(role: str, value: str) -> dict[str, Any]:
     return {"role": role, "parts": [{"text": value}]}
 
 
+def with_infinity(req: chat_pb2.ChatRequest) -> chat_pb2.ChatRequest:
+    req.tools[0].function.parameters["maxProperties"] = float("inf")
+    return req
+
+
 TOOL = [{"function": {"name": "get_weather", "parameters": WEATHER}}]
 CALL = {
     "role": "ROLE_ASSISTANT",
@@ -83,6 +88,16 @@ CASES = [
      "reasoning", "does not support reasoning"),
     (GARDEN, request(GARDEN, [text("ROLE_USER", "hi")], tools=[{"googleSearch": {}}]),
      "tools[0]", "does not support grounding"),
+    # enum numbers the contract does not define, and numbers JSON cannot carry
+    *[
+        (m, request(m, [text("ROLE_USER", "hi")], reasoning={"effort": 7}), "reasoning.effort", "unknown value 7")
+        for m in ("gemini-2.5-flash", CLAUDE, GARDEN)
+    ],
+    ("gemini-2.5-flash",
+     request("gemini-2.5-flash", [text("ROLE_USER", "hi")], safetySettings=[{"category": 42, "threshold": "HARM_BLOCK_THRESHOLD_OFF"}]),
+     "safety_settings[0].category", "unknown value 42"),
+    (CLAUDE, with_infinity(request(CLAUDE, [text("ROLE_USER", "hi")], tools=TOOL)),
+     "tools[0].function.parameters.maxProperties", "not a finite number"),
     # settings another family has but this one does not
     (CLAUDE, request(CLAUDE, [text("ROLE_USER", "hi")], safetySettings=[{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "HARM_BLOCK_THRESHOLD_OFF"}]),
      "safety_settings", "Claude"),

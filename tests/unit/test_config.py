@@ -120,3 +120,17 @@ def test_bad_model_entries_are_named(tmp_path: Path, yaml_text: str, needle: str
     with pytest.raises(ConfigError) as info:
         load_config({}, str(path))
     assert needle in str(info.value)
+
+
+def test_a_model_named_two_ways_is_one_entry(tmp_path: Path) -> None:
+    from server.routing.registry import Capability
+
+    path = tmp_path / "gw.yaml"
+    path.write_text("models: [{model: google/gemini-2.5-flash, capabilities: [chat, streaming]}]\n")
+    config = load_config({"VG_MODEL_LOCATIONS": "gemini-2.5-flash=europe-west4"}, str(path))
+    [spec] = config.models
+    assert spec.location == "europe-west4"
+    assert spec.capabilities == frozenset({Capability.CHAT, Capability.STREAMING})
+    path.write_text("models: [{model: acme/x, family: gemini, capabilities: 5}]\n")
+    with pytest.raises(ConfigError, match="capabilities must be a list"):
+        load_config({}, str(path))

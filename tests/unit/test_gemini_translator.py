@@ -224,3 +224,58 @@ def test_stream_golden(name: str) -> None:
     stream = gemini_chat.GeminiStream("google/gemini-2.5-flash")
     got = [json_format.MessageToDict(stream.feed(event)) for event in case["vertex_events"]]
     assert got == case["stream"]
+
+
+def test_a_stream_cut_before_the_finish_reason_fails() -> None:
+    stream = gemini_chat.GeminiStream("m")
+    stream.feed({"candidates": [{"content": {"role": "model", "parts": [{"text": "Hal"}]}}]})
+    with pytest.raises(GatewayError) as info:
+        stream.finish()
+    assert info.value.code == grpc.StatusCode.UNAVAILABLE
+    assert info.value.reason == "UPSTREAM_CONNECTION_LOST"
+    stream.feed(
+        {
+            "candidates": [
+                {"content": {"role": "model", "parts": [{"text": "f"}]}, "finishReason": "STOP"}
+            ]
+        }
+    )
+    stream.finish()  # complete now
+    blocked = gemini_chat.GeminiStream("m")
+    blocked.feed({"promptFeedback": {"blockReason": "SAFETY"}})
+    blocked.finish()  # a blocked prompt is a complete answer
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"candidates": [{"content": {"parts": [{"functionCall": "x"}]}}]},
+        {"candidates": [{"groundingMetadata": {"groundingSupports": [None]}}]},
+        {"candidates": [{"safetyRatings": [{"probabilityScore": "high"}]}]},
+    ],
+)
+def test_wrongly_typed_replies_are_malformed_upstream_not_internal(payload: dict[str, Any]) -> None:
+    for convert in (
+        lambda: gemini_chat.from_generate_content(payload, model="m"),
+        lambda: gemini_chat.GeminiStream("m").feed(payload),
+    ):
+        with pytest.raises(GatewayError) as info:
+            convert()
+        assert info.value.reason == "UPSTREAM_MALFORMED_RESPONSE"
+        assert info.value.code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_call_arguments_a_struct_cannot_hold_are_left_empty() -> None:
+    # The service then finds them wrong for the declared schema and marks the call malformed.
+    payload = {
+        "candidates": [
+            {"content": {"parts": [{"functionCall": {"name": "f", "args": {"n": 10**400}}}]}}
+        ]
+    }
+    call = (
+        gemini_chat.from_generate_content(payload, model="m")
+        .candidates[0]
+        .message.parts[0]
+        .tool_call
+    )
+    assert call.name == "f" and not call.arguments.fields

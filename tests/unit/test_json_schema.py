@@ -27,6 +27,17 @@ def test_valid_and_invalid_schemas() -> None:
         schema_problem({"type": "object", "properties": {"city": {"type": "text"}}})
     )
     assert "must describe an object" in str(schema_problem({"type": "array"}, object_root=True))
+    dangling = {"type": "object", "properties": {"a": {"$ref": "#/$defs/Missing"}}}
+    assert "at /properties/a: $ref '#/$defs/Missing' points to nothing" in str(
+        schema_problem(dangling)
+    )
+    remote = {"type": "object", "properties": {"a": {"$ref": "https://example.com/s.json"}}}
+    assert "points to nothing" in str(schema_problem(remote))
+    local = {
+        "$defs": {"A": {"type": "string"}},
+        "properties": {"a": {"$ref": "#/$defs/A"}, "b": {"$ref": "#"}},
+    }
+    assert schema_problem(local) is None
 
 
 def test_subschemas_and_unsupported_keywords_are_found_with_paths() -> None:

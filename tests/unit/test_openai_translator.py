@@ -209,7 +209,12 @@ def test_stream_golden(name: str) -> None:
         if "nonstandard" not in case:  # otherwise it says what a real server does differently
             ChatCompletionChunk.model_validate(event)
         got.extend(stream.feed(event))
-    got.extend(stream.finish())
+    if "error" in case:  # the stream ended before the reply did
+        with pytest.raises(GatewayError) as info:
+            stream.finish()
+        assert info.value.reason == case["error"]
+    else:
+        got.extend(stream.finish())
     expected = [
         json_format.ParseDict(m, chat_pb2.StreamChatResponse()) for m in case["stream_responses"]
     ]

@@ -81,3 +81,18 @@ def test_problems_name_the_part(messages: list[dict[str, Any]], field: str, word
 
 def test_a_final_assistant_turn_may_leave_calls_unanswered() -> None:
     assert pair(conversation(user("go"), calls(("a1", "f")))) == []
+
+
+def test_results_with_ids_claim_their_calls_before_name_only_results() -> None:
+    messages = conversation(
+        user("go"), calls(("a", "f"), ("b", "f")), results(("", "f"), ("a", ""))
+    )
+    assert pair(messages) == []
+    assert [p.tool_result.id for p in messages[2].parts] == ["b", "a"]
+
+
+def test_a_result_id_for_a_call_sent_without_one_pairs_by_name() -> None:
+    # The caller stripped the call's id from history but kept it on the result.
+    messages = conversation(user("go"), calls(("", "f")), results(("toolu_1", "f")))
+    assert pair(messages) == []
+    assert messages[2].parts[0].tool_result.id == messages[1].parts[0].tool_call.id

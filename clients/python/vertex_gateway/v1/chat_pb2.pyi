@@ -1324,7 +1324,7 @@ class StreamChatResponse(_message.Message):
         part to the candidate's parts, except: a text part that follows a text part, or a thought
         part (with text) that follows a thought part, continues it (texts are concatenated and a
         thought_signature it carries belongs to the continued part) unless that part already has
-        a signature; and tool_call parts with arguments_delta are progress only (the complete
+        a signature or either part carries redacted_data; and tool_call parts with arguments_delta are progress only (the complete
         call follows as its own part).
         """
 

@@ -1,0 +1,48 @@
+"""JSON from a model, read strictly: tool-call arguments are data the caller's code will run on.
+
+Python's json module accepts NaN and Infinity, and a 400-digit integer overflows a Struct's
+double; none of these is JSON a caller can rely on, so each is reported as a problem instead
+of surfacing as a crash or a value that cannot be serialised.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from google.protobuf import struct_pb2
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads_strict(text: str) -> Any:
+    """`json.loads` that refuses NaN, Infinity and numbers too large for a double."""
+    value = json.loads(text, parse_constant=_no_constants)
+    _finite(value)
+    return value
+
+
+def _finite(value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("a number is not finite")
+    if isinstance(value, Mapping):
+        for item in value.values():
+            _finite(item)
+    elif isinstance(value, list):
+        for item in value:
+            _finite(item)
+
+
+def struct_from(value: Mapping[str, Any]) -> tuple[struct_pb2.Struct, str | None]:
+    """A Struct holding `value`, or an empty one and why it cannot hold it."""
+    out = struct_pb2.Struct()
+    try:
+        _finite(value)
+        out.update(value)
+    except (ValueError, OverflowError, TypeError) as exc:
+        return struct_pb2.Struct(), f"arguments hold a value JSON cannot carry ({exc})"
+    return out, None
