@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import grpc
@@ -111,7 +111,7 @@ class ChatService(chat_pb2_grpc.ChatServiceServicer):
         return await self._backend(route).count_tokens(route, request, context.time_remaining())
 
 
-def _require(route: Route, model: str, needs: list[tuple[Capability, str]]) -> None:
+def _require(route: Route, model: str, needs: Sequence[tuple[Capability, str]]) -> None:
     """INVALID_ARGUMENT naming the model, the capability and the field that needs it."""
     for capability, field in needs:
         if capability not in route.spec.capabilities:
