@@ -135,11 +135,14 @@ def _maas(
     context: int,
     out: int,
     vision: bool = False,
+    documents: bool = False,
     reasoning: bool = False,
 ) -> ModelSpec:
     caps = set(_OPENAI_CHAT)
     if vision:
         caps.add(_C.IMAGE_INPUT)
+    if documents:  # PDFs as OpenAI `file` parts
+        caps.add(_C.DOCUMENT_INPUT)
     if reasoning:
         caps.add(_C.REASONING)
     return ModelSpec(
@@ -173,7 +176,7 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
           context=524_288, out=8192, vision=True),
     # R1 always reasons (its reasoning comes back as thoughts) but takes no effort setting.
     _maas("deepseek-ai", "deepseek-r1-0528-maas", "DeepSeek R1 0528", context=163_840,
-          out=32768),
+          out=32768, documents=True),
     _maas("qwen", "qwen3-235b-a22b-instruct-2507-maas", "Qwen3 235B Instruct",
           context=262_144, out=16384),
     _maas("openai", "gpt-oss-120b-maas", "gpt-oss 120B", context=131_072, out=32768,

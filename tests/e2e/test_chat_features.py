@@ -28,6 +28,7 @@ GEMINI_3 = "gemini-3-pro-preview"
 CLAUDE = "anthropic/claude-sonnet-4-5@20250929"
 GARDEN = "meta/llama-4-maverick-17b-128e-instruct-maas"
 GARDEN_REASONING = "openai/gpt-oss-120b-maas"
+GARDEN_DOCUMENTS = "deepseek-ai/deepseek-r1-0528-maas"
 FAMILIES = [GEMINI, CLAUDE, GARDEN]
 MODES = ["unary", "stream"]
 
@@ -161,22 +162,27 @@ async def test_image_and_pdf_input(chat: Stub, model: str, mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_model_garden_takes_images_and_refuses_pdfs_by_name(chat: Stub, mode: str) -> None:
+async def test_model_garden_images_and_pdfs_by_model(chat: Stub, mode: str) -> None:
+    """No Model Garden model takes both: Llama 4 Maverick reads images, DeepSeek R1 reads PDFs
+    (sent as OpenAI `file` parts), and each refuses the other by name before any call."""
     image = chat_pb2.Part(media=common_pb2.Media(mime_type="image/png", data=PNG))
-    request = chat_pb2.ChatRequest(
-        model=GARDEN,
-        messages=[
-            chat_pb2.Message(role=chat_pb2.ROLE_USER, parts=[chat_pb2.Part(text="What?"), image])
-        ],
-    )
-    reply = await call(chat, request, mode)
-    assert "image/png" in reply_text(reply.candidates[0])
     pdf = chat_pb2.Part(media=common_pb2.Media(mime_type="application/pdf", data=PDF))
-    request.messages[0].parts.append(pdf)
-    error = await rpc_error(chat, request, streaming=mode == "stream")
-    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "messages[0].parts[2].media" in str(error.details())
-    assert "document_input" in str(error.details())
+    for model, good, bad, capability in (
+        (GARDEN, image, pdf, "document_input"),
+        (GARDEN_DOCUMENTS, pdf, image, "image_input"),
+    ):
+        question = chat_pb2.Part(text="What is in this?")
+        request = chat_pb2.ChatRequest(
+            model=model,
+            messages=[chat_pb2.Message(role=chat_pb2.ROLE_USER, parts=[question, good])],
+        )
+        reply = await call(chat, request, mode)
+        assert good.media.mime_type in reply_text(reply.candidates[0])
+        request.messages[0].parts.append(bad)
+        error = await rpc_error(chat, request, streaming=mode == "stream")
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "messages[0].parts[2].media" in str(error.details())
+        assert capability in str(error.details())
 
 
 @pytest.mark.parametrize("mode", MODES)
