@@ -373,9 +373,11 @@ class Usage(_message.Message):
     input_tokens: _builtins.int
     """Tokens in the prompt (including cached tokens)."""
     output_tokens: _builtins.int
-    """Tokens in the generated reply, excluding reasoning."""
+    """Tokens in the generated reply, excluding reasoning where the model reports it apart (Claude
+    counts its thinking here and reports no split, so reasoning_tokens stays 0 for Claude).
+    """
     reasoning_tokens: _builtins.int
-    """Tokens spent on reasoning."""
+    """Tokens spent on reasoning, where the model reports them (Gemini, OpenAI-compatible models)."""
     cached_input_tokens: _builtins.int
     """Prompt tokens read from a context cache."""
     cache_write_input_tokens: _builtins.int
