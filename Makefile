@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 STAMPS := .make-stamps
 export PYTHONPATH := $(CURDIR):$(CURDIR)/clients/python
 
-.PHONY: serve test lint typecheck protos check-protos buf-lint lock clean install install-dev
+.PHONY: serve test lint typecheck protos check-protos buf-lint lock clean install install-dev bench bench-tools
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,26 @@ $(STAMPS)/node: package.json package-lock.json
 	@mkdir -p $(STAMPS) && touch $@
 
 install: $(STAMPS)/runtime
-install-dev: $(STAMPS)/dev $(STAMPS)/node
+install-dev: $(STAMPS)/dev $(STAMPS)/node $(STAMPS)/bench-tools
+
+# The benchmark's fake upstream (nginx) and load generator (h2load), from Debian's packages.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(STAMPS)/bench-tools:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] && command -v h2load >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q nginx-light nghttp2-client; }
+	@mkdir -p $(STAMPS) && touch $@
+bench-tools: $(STAMPS)/bench-tools
+
+# LiteLLM's proxy, pinned, in a virtual environment of its own (the benchmark's peer).
+LITELLM_VERSION := 1.106.2
+$(STAMPS)/litellm:
+	$(PYTHON) -m venv .bench/litellm-venv
+	.bench/litellm-venv/bin/pip install -q "litellm[proxy]==$(LITELLM_VERSION)"
+	@mkdir -p $(STAMPS) && touch $@
+
+## Side-by-side benchmark: floor, gateway, LiteLLM, upstream; writes bench/results/perf.{json,md}.
+bench: install-dev $(STAMPS)/litellm
+	$(PY) -m bench.perf.run $(ARGS)
 
 ## Run the gateway (against the embedded emulator when no Google project is configured).
 serve: $(STAMPS)/runtime

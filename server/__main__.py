@@ -10,10 +10,11 @@ import sys
 from dataclasses import replace
 
 from server.app import create_gateway
-from server.config import ConfigError, GatewayConfig, load_config
+from server.config import ConfigError, GatewayConfig, load_config, validate
 from server.logs import setup_logging
 from server.vertex.auth import resolve_source
 from server.vertex.embedded_emulator import EmbeddedEmulator, start_embedded_emulator
+from server.workers import run_workers
 
 log = logging.getLogger("vertex_gateway")
 
@@ -26,20 +27,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--emulator", choices=("auto", "on", "off"), help="use the embedded Vertex emulator"
     )
+    parser.add_argument(
+        "--workers", type=int, help="pre-forked server processes sharing the port (default 1)"
+    )
     return parser.parse_args(argv)
 
 
-async def serve(config: GatewayConfig) -> None:
+async def _embedded(config: GatewayConfig) -> tuple[GatewayConfig, EmbeddedEmulator | None]:
+    if not config.wants_emulator():
+        return config, None
+    embedded = await start_embedded_emulator()
+    log.info(
+        "no Google project or credentials configured: serving against the embedded Vertex"
+        " emulator at %s (set GOOGLE_CLOUD_PROJECT and credentials to use Vertex AI)",
+        embedded.base_url,
+    )
+    return embedded.configure(config), embedded
+
+
+async def serve(config: GatewayConfig, *, own_emulator: bool = True) -> None:
     """Run until a termination signal arrives."""
     embedded: EmbeddedEmulator | None = None
-    if config.wants_emulator():
-        embedded = await start_embedded_emulator()
-        config = embedded.configure(config)
-        log.info(
-            "no Google project or credentials configured: serving against the embedded Vertex"
-            " emulator at %s (set GOOGLE_CLOUD_PROJECT and credentials to use Vertex AI)",
-            embedded.base_url,
-        )
+    if own_emulator:
+        config, embedded = await _embedded(config)
     try:
         gateway = await create_gateway(config)
         await gateway.start()
@@ -76,16 +86,45 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, server=replace(config.server, listen=args.listen))
         if args.emulator:
             config = replace(config, emulator=args.emulator)
+        if args.workers is not None:
+            config = replace(config, server=replace(config.server, workers=args.workers))
+            validate(config)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.server.log_level, config.server.log_format)
+    if config.server.workers > 1:
+        return _main_workers(config)
     try:
         asyncio.run(serve(config))
     except (ValueError, RuntimeError) as exc:
         log.error("cannot start: %s", exc)
         return 1
     return 0
+
+
+def _main_workers(config: GatewayConfig) -> int:
+    # The embedded emulator (a subprocess) is shared by the workers; it is started before the
+    # fork, and no gRPC object exists yet in this process.
+    try:
+        config, embedded = asyncio.run(_embedded(config))
+    except (ValueError, RuntimeError) as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+
+    def worker(index: int) -> int:
+        try:
+            asyncio.run(serve(config, own_emulator=False))
+        except (ValueError, RuntimeError) as exc:
+            log.error("worker %d cannot start: %s", index, exc)
+            return 1
+        return 0
+
+    try:
+        return run_workers(config.server.workers, worker)
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 if __name__ == "__main__":

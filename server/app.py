@@ -73,7 +73,9 @@ def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", int(s.min_ping_interval_seconds * 1000)),
         ("grpc.http2.max_pings_without_data", 0),
-        ("grpc.so_reuseport", 0),
+        # Pre-forked workers share the port; a single process keeps it to itself so a second
+        # gateway started by mistake fails to bind instead of silently splitting traffic.
+        ("grpc.so_reuseport", 1 if s.workers > 1 else 0),
     ]
     if s.max_connection_age_seconds:
         options += [

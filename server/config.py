@@ -79,6 +79,8 @@ class ServerConfig:
     keepalive_timeout_seconds: float = 20.0
     min_ping_interval_seconds: float = 10.0
     max_connection_age_seconds: float | None = None
+    # Pre-forked server processes sharing the port (SO_REUSEPORT); 1 serves in this process.
+    workers: int = 1
     log_level: str = "INFO"
     log_format: str = "json"
     access_log: bool = False
@@ -114,6 +116,7 @@ _ENV_SCALARS: dict[str, tuple[str, str]] = {
     "VG_SHUTDOWN_GRACE_SECONDS": ("server", "shutdown_grace_seconds"),
     "VG_SHUTDOWN_DRAIN_SECONDS": ("server", "shutdown_drain_seconds"),
     "VG_MAX_CONNECTION_AGE_SECONDS": ("server", "max_connection_age_seconds"),
+    "VG_WORKERS": ("server", "workers"),
     "VG_LOG_LEVEL": ("server", "log_level"),
     "VG_LOG_FORMAT": ("server", "log_format"),
     "VG_ACCESS_LOG": ("server", "access_log"),
@@ -309,8 +312,13 @@ def validate(config: GatewayConfig) -> None:
         raise ConfigError("vertex.api_version must be v1 or v1beta1")
     if v.base_url is not None and not re.match(r"^https?://[^/\s]+", v.base_url):
         raise ConfigError("vertex.base_url must be an http(s) URL")
-    if not _LISTEN_RE.match(s.listen):
+    listen = _LISTEN_RE.match(s.listen)
+    if not listen:
         raise ConfigError(f"server.listen {s.listen!r} must be host:port")
+    if not 1 <= s.workers <= 256:
+        raise ConfigError("server.workers must be between 1 and 256")
+    if s.workers > 1 and listen.group(2) == "0":
+        raise ConfigError("server.workers > 1 needs a fixed port in server.listen (not :0)")
     if s.log_format not in ("json", "text"):
         raise ConfigError("server.log_format must be json or text")
     for name in ("max_message_bytes",):

@@ -1,0 +1,41 @@
+"""The benchmark harness runs end to end for a moment (no figure is asserted: speed targets are
+shown by `make bench`, never by timed assertions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_smoke_runs_every_measurement(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'clients' / 'python'}"}
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.perf.run", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    report = json.loads((tmp_path / "perf.json").read_text())
+    names = [row["name"] for row in report["rows"]]
+    for expected in (
+        "upstream direct",
+        "floor: grpcio echo x1",
+        "gateway Chat x1",
+        "gateway StreamChat x1",
+        "gateway Chat x2",
+    ):
+        assert any(name.startswith(expected) for name in names), names
+    assert all(row["rps"] > 0 for row in report["rows"])
+    # Every stream of the concurrency check arrived whole and in order (correctness, not speed).
+    facts = report["facts"]
+    assert facts["concurrent_streams_complete"] == facts["concurrent_streams"]
+    assert {t["target"] for t in report["targets"]} >= {"start to SERVING", "idle RSS per worker"}
+    assert "| gateway Chat x1 |" in (tmp_path / "perf.md").read_text()
