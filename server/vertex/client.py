@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+
+import orjson
 
 from .auth import AuthProvider
 from .errors import VertexError, from_error_object, from_http_error, malformed
@@ -15,7 +16,12 @@ from .sse import SseDecoder, SseTooLarge
 
 def encode_body(body: Mapping[str, Any], max_bytes: int) -> bytes:
     """JSON-encode a request body, refusing one larger than Vertex (or we) would accept."""
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        data = orjson.dumps(body)
+    except (TypeError, orjson.JSONEncodeError) as exc:  # e.g. an integer beyond 64 bits
+        raise VertexError(
+            "INVALID_ARGUMENT", f"the request cannot be encoded as JSON: {exc}", "INVALID_REQUEST"
+        ) from None
     if len(data) > max_bytes:
         raise VertexError(
             "INVALID_ARGUMENT",
@@ -81,7 +87,7 @@ class VertexClient:
             if resp.status >= 300:
                 raise from_http_error(resp.status, resp.body)
             try:
-                payload = json.loads(resp.body)
+                payload = orjson.loads(resp.body)
             except (ValueError, UnicodeDecodeError):
                 raise malformed("the reply is not valid JSON") from None
             err = from_error_object(payload, None)
@@ -131,7 +137,7 @@ _DONE = "[DONE]"
 
 def _decode_event(data: str) -> Any:
     try:
-        payload = json.loads(data)
+        payload = orjson.loads(data)
     except ValueError:
         raise malformed("a stream event is not valid JSON") from None
     err = from_error_object(payload, None)
