@@ -41,7 +41,7 @@ bench-tools: $(STAMPS)/bench-tools
 LITELLM_VERSION := 1.106.2
 $(STAMPS)/litellm:
 	$(PYTHON) -m venv .bench/litellm-venv
-	.bench/litellm-venv/bin/pip install -q "litellm[proxy]==$(LITELLM_VERSION)"
+	.bench/litellm-venv/bin/pip install -q "litellm[proxy]==$(LITELLM_VERSION)" "google-auth==2.62.2"
 	@mkdir -p $(STAMPS) && touch $@
 
 ## Side-by-side benchmark: floor, gateway, LiteLLM, upstream; writes bench/results/perf.{json,md}.

@@ -8,6 +8,7 @@ upstream, and `api_base` pointing at it; LITELLM_LOCAL_MODEL_COST_MAP=True keeps
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import time
 import urllib.request
@@ -45,6 +46,7 @@ class LiteLLM:
     server: _Proc
     port: int
     version: str
+    master_key: str
 
     def stop(self) -> None:
         """Stop the proxy."""
@@ -76,8 +78,11 @@ def start_litellm(work: Path, upstream: str, key_file: Path) -> LiteLLM:
         "  telemetry: false\n"
         "  drop_params: true\n"
     )
+    # The proxy refuses to start without a master key; callers present it as a bearer token.
+    master_key = "sk-bench-" + secrets.token_hex(16)
     env = {
         **os.environ,
+        "LITELLM_MASTER_KEY": master_key,
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_LOG": "ERROR",
         "PYTHONPATH": "",
@@ -101,10 +106,11 @@ def start_litellm(work: Path, upstream: str, key_file: Path) -> LiteLLM:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"LiteLLM exited: see {work / 'litellm.log'}")
+            tail = (work / "litellm.log").read_text(errors="replace")[-1500:]
+            raise RuntimeError(f"LiteLLM exited:\n{tail}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/liveliness", timeout=1):
-                return LiteLLM(_Proc(process), port, VERSION)
+                return LiteLLM(_Proc(process), port, VERSION, master_key)
         except OSError:
             time.sleep(0.2)
     process.kill()

@@ -456,12 +456,17 @@ def _litellm_rows(report: Report, upstream: Upstream, work: Path, s: Settings) -
     if not litellm_available():
         report.facts["litellm"] = "not installed"
         return
-    peer: LiteLLM = start_litellm(work, upstream.base_url, work / "sa.json")
+    try:
+        peer: LiteLLM = start_litellm(work, upstream.base_url, work / "sa.json")
+    except RuntimeError as exc:
+        report.facts["litellm_error"] = str(exc)[-800:]
+        print(f"LiteLLM could not be measured: {exc}", file=sys.stderr)
+        return
     try:
         body = json.dumps(
             {"model": MODEL, "messages": [{"role": "user", "content": "How far is the moon?"}]}
         ).encode()
-        headers = ["content-type: application/json"]
+        headers = ["content-type: application/json", f"authorization: Bearer {peer.master_key}"]
         url = f"http://127.0.0.1:{peer.port}/v1/chat/completions"
         result, cpu, rss = saturate(
             peer.server, url, body, s, grpc_=False, h1=True, headers=headers, clients=32, streams=1
