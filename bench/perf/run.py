@@ -326,7 +326,13 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
         # The upstream alone.
         direct, _, _ = saturate(None, direct_url, b"{}", s, grpc_=False)
         report.rows.append(
-            Row("upstream direct (nginx, h2c)", direct.rps, note="the fake Vertex alone")
+            Row(
+                "upstream direct (nginx, h2c)",
+                direct.rps,
+                direct.percentile(50),
+                direct.percentile(99),
+                note="the fake Vertex alone (its CPU is not counted)",
+            )
         )
 
         counts = sorted({1, workers, 2}) if workers > 1 else [1, 2]
