@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self) -> None:
+    def __init__(self, *args: str) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "VG_"))}
         env.update(
@@ -42,7 +42,7 @@ class ServerProcess:
             VG_SHUTDOWN_GRACE_SECONDS="10",
         )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server"], cwd=ROOT, env=env,
+            [sys.executable, "-m", "server", *args], cwd=ROOT, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.lines: list[str] = []
@@ -179,3 +179,48 @@ def test_sigterm_drains_in_flight_streams(server: ServerProcess) -> None:
     assert server.proc.wait(timeout=30) == 0
     channel.close()
     assert any('"stopped"' in line or "stopped" in line for line in server.lines)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def test_workers_share_the_port_and_all_stop_on_sigterm() -> None:
+    """--workers 2: two forked servers (plus the shared embedded emulator) answer on one port;
+    SIGTERM to the parent stops them all cleanly."""
+    proc = ServerProcess("--workers", "2")
+    try:
+        children = _children(proc.proc.pid)
+        workers = [c for c in children if "-m emulator" not in _cmdline(c)]
+        assert len(workers) == 2, [_cmdline(c) for c in children]
+        for _ in range(6):  # new connections each time: the kernel spreads them over workers
+            result = proc.grpcurl("vertex_gateway.v1.ChatService/Chat", data=CHAT)
+            assert result.returncode == 0, result.stderr
+            assert "emulator" in result.stdout
+        assert proc.stop() == 0
+        for pid in children:
+            assert (
+                not Path(f"/proc/{pid}").exists()
+                or "zombie" in Path(f"/proc/{pid}/status").read_text()
+            )
+        assert sum("stopped" in line for line in proc.lines) == 2, proc.lines
+    finally:
+        if proc.proc.poll() is None:
+            proc.proc.kill()
+            proc.proc.wait()
+
+
+def test_workers_need_a_fixed_port() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "VG_"))}
+    env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{ROOT / 'clients' / 'python'}"
+    run = subprocess.run(
+        [sys.executable, "-m", "server", "--workers", "2", "--listen", "127.0.0.1:0"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "server.workers > 1 needs a fixed port" in run.stderr
