@@ -11,6 +11,17 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class EmbeddingSpec:
+    """Limits of a text-embedding model (Vertex "get text embeddings" API limits)."""
+
+    dimensions: int
+    max_instances: int
+    max_request_tokens: int = 20000
+    max_input_tokens: int = 2048
+    embed_content: bool = False
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """One publisher model."""
 
@@ -19,11 +30,17 @@ class ModelInfo:
     model_version: str
     max_output_tokens: int
     thinking: bool
+    # Set for text-embedding models (``:predict``, and ``:embedContent`` when it allows it).
+    embedding: EmbeddingSpec | None = None
 
 
 def _gemini(model_id: str, version: str | None = None, *, thinking: bool = True) -> ModelInfo:
     limit = 65536 if thinking else 8192
     return ModelInfo("google", model_id, version or model_id, limit, thinking)
+
+
+def _embedding(model_id: str, spec: EmbeddingSpec) -> ModelInfo:
+    return ModelInfo("google", model_id, model_id, 0, False, spec)
 
 
 def _claude(model_id: str, max_output: int, *, thinking: bool = True) -> ModelInfo:
@@ -45,6 +62,9 @@ MODELS: dict[tuple[str, str], ModelInfo] = {
         _gemini("gemini-3-flash-preview"),
         _gemini("gemini-3.1-pro-preview"),
         _gemini("gemini-3.1-flash-lite-preview"),
+        _embedding("text-embedding-005", EmbeddingSpec(768, 250)),
+        _embedding("text-multilingual-embedding-002", EmbeddingSpec(768, 250)),
+        _embedding("gemini-embedding-001", EmbeddingSpec(3072, 1, embed_content=True)),
         _claude("claude-sonnet-4-5@20250929", 64000),
         _claude("claude-opus-4-1@20250805", 32000),
         _claude("claude-haiku-4-5@20251001", 64000),

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import claude, errors, openai_compat
+from emulator import claude, embeddings, errors, openai_compat
 from emulator.faults import FaultKind
 from emulator.gemini import count_tokens_response, plan_reply, stream_chunks, unary_response
 from emulator.routing import ENDPOINT, MethodRegistry
@@ -41,15 +41,29 @@ async def send_unary(call: VertexCall, payload: Any) -> web.StreamResponse:
     return errors.json_response(payload)
 
 
+def _not_generative(call: VertexCall) -> web.StreamResponse | None:
+    """Embedding models do not generate content: Vertex refuses the method for them."""
+    if call.model is not None and call.model.embedding is not None:
+        error = errors.invalid_argument(
+            f"Model {call.target.resource} does not support {call.target.method}."
+        )
+        return errors.error_response(error, wrap_array=call.wrap_errors)
+    return None
+
+
 async def generate_content(call: VertexCall) -> web.StreamResponse:
     """``:generateContent``."""
     assert call.model is not None
+    if (refused := _not_generative(call)) is not None:
+        return refused
     return await send_unary(call, unary_response(plan_reply(call.body, call.model)))
 
 
 async def stream_generate_content(call: VertexCall) -> web.StreamResponse:
     """``:streamGenerateContent`` as SSE (``alt=sse``) or as an incrementally written JSON array."""
     assert call.model is not None
+    if (refused := _not_generative(call)) is not None:
+        return refused
     chunks = stream_chunks(plan_reply(call.body, call.model))
     writer = ChunkWriter(call.request, call.record, sse=call.sse, fault=call.fault)
     return await writer.run(chunks)
@@ -57,7 +71,32 @@ async def stream_generate_content(call: VertexCall) -> web.StreamResponse:
 
 async def count_tokens(call: VertexCall) -> web.StreamResponse:
     """``:countTokens``."""
+    if (refused := _not_generative(call)) is not None:
+        return refused
     return await send_unary(call, count_tokens_response(call.body))
+
+
+async def predict(call: VertexCall) -> web.StreamResponse:
+    """``:predict`` of a text-embedding model; other models answer as before it existed."""
+    if call.model is None or call.model.embedding is None:
+        return errors.html_not_found(call.request.path)
+    try:
+        payload = embeddings.predict_response(call.body, call.model)
+    except embeddings.EmbeddingError as exc:
+        return embeddings.rejection(exc)
+    return await send_unary(call, payload)
+
+
+async def embed_content(call: VertexCall) -> web.StreamResponse:
+    """``:embedContent`` (gemini-embedding-001 only)."""
+    model = call.model
+    if model is None or model.embedding is None or not model.embedding.embed_content:
+        return errors.html_not_found(call.request.path)
+    try:
+        payload = embeddings.embed_content_response(call.body, model)
+    except embeddings.EmbeddingError as exc:
+        return embeddings.rejection(exc)
+    return await send_unary(call, payload)
 
 
 async def endpoint_not_found(call: VertexCall) -> web.StreamResponse:
@@ -89,6 +128,16 @@ def register_defaults(registry: MethodRegistry) -> None:
         count_tokens,
         rpc="PredictionService.CountTokens",
         request_method="countTokens",
+    )
+    registry.register(
+        "google", "predict", predict, rpc="PredictionService.Predict", request_method="predict"
+    )
+    registry.register(
+        "google",
+        "embedContent",
+        embed_content,
+        rpc="PredictionService.EmbedContent",
+        request_method="embedContent",
     )
     claude.register(registry)
     openai_compat.register(registry)

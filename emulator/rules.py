@@ -137,7 +137,11 @@ def part_data_is_oneof(body: dict[str, Any], ctx: RuleContext) -> list[RuleViola
 
 
 def contents_required(body: dict[str, Any], ctx: RuleContext) -> list[RuleViolation]:
-    """``contents`` must hold at least one entry (countTokens may use ``instances`` instead)."""
+    """``contents`` must hold at least one entry (countTokens may use ``instances`` instead).
+
+    Only the methods whose request has ``contents``: ``predict`` and ``embedContent`` do not."""
+    if ctx.method not in (*GENERATE_METHODS, "countTokens"):
+        return []
     if _list(body.get("contents")):
         return []
     if ctx.method not in GENERATE_METHODS and _list(body.get("instances")):

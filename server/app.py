@@ -34,11 +34,13 @@ from server import __version__
 from server.backends.claude_chat import ClaudeChatBackend
 from server.backends.gemini_chat import GeminiChatBackend
 from server.backends.openai_chat import OpenAIChatBackend
+from server.backends.text_embedding import TextEmbeddingBackend
 from server.config import GatewayConfig
 from server.routing.registry import Family, Registry
 from server.routing.router import Router
 from server.services import boundary
 from server.services.chat import ChatService
+from server.services.embedding import EmbeddingService
 from server.services.unimplemented import unimplemented_servicer
 from server.vertex.auth import AuthProvider, build_auth
 from server.vertex.client import VertexClient
@@ -49,7 +51,6 @@ log = logging.getLogger("vertex_gateway")
 
 # Services of the contract that later releases implement; they answer UNIMPLEMENTED with a reason.
 _NOT_YET: tuple[tuple[ModuleType, ModuleType, str], ...] = (
-    (embedding_pb2, embedding_pb2_grpc, "EmbeddingService"),
     (image_pb2, image_pb2_grpc, "ImageService"),
     (speech_pb2, speech_pb2_grpc, "SpeechService"),
     (batch_pb2, batch_pb2_grpc, "BatchService"),
@@ -58,6 +59,7 @@ _NOT_YET: tuple[tuple[ModuleType, ModuleType, str], ...] = (
 )
 SERVICE_NAMES: tuple[str, ...] = (
     chat_pb2.DESCRIPTOR.services_by_name["ChatService"].full_name,
+    embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name,
     *(pb2.DESCRIPTOR.services_by_name[name].full_name for pb2, _, name in _NOT_YET),
 )
 
@@ -170,6 +172,10 @@ async def create_gateway(
                 Family.OPENAI_COMPATIBLE: OpenAIChatBackend(client, target_for),
             },
         ),
+        server,
+    )
+    embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(
+        EmbeddingService(router, {Family.TEXT_EMBEDDING: TextEmbeddingBackend(client, target_for)}),
         server,
     )
     for pb2, pb2_grpc, name in _NOT_YET:

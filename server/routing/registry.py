@@ -78,6 +78,10 @@ class ModelSpec:
     # OpenAI-compatible models: the Vertex endpoint id ("openapi" for Model Garden MaaS, or a
     # self-deployed endpoint's numeric id).
     endpoint: str | None = None
+    # Text embedding models: vector size, and Vertex's per-request limits (instances, tokens).
+    embedding_dims: int | None = None
+    max_instances: int | None = None
+    max_request_tokens: int | None = None
 
     @property
     def key(self) -> str:
@@ -151,6 +155,14 @@ def _maas(
     )  # fmt: skip
 
 
+def _text_embedding(model_id: str, name: str, *, dims: int, instances: int) -> ModelSpec:
+    return ModelSpec(
+        model_id, "google", Family.TEXT_EMBEDDING, frozenset({_C.EMBEDDINGS, _C.BATCH}), name,
+        None, 2048, None, embedding_dims=dims, max_instances=instances,
+        max_request_tokens=20_000,
+    )  # fmt: skip
+
+
 _LEVELS_PRO = ("LOW", "HIGH")
 _LEVELS_FLASH = ("MINIMAL", "LOW", "MEDIUM", "HIGH")
 
@@ -181,14 +193,10 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
           context=262_144, out=16384),
     _maas("openai", "gpt-oss-120b-maas", "gpt-oss 120B", context=131_072, out=32768,
           reasoning=True),
-    ModelSpec(
-        "text-embedding-005", "google", Family.TEXT_EMBEDDING,
-        frozenset({_C.EMBEDDINGS, _C.BATCH}), "Text Embedding 005", None, 2048, None,
-    ),
-    ModelSpec(
-        "gemini-embedding-001", "google", Family.TEXT_EMBEDDING,
-        frozenset({_C.EMBEDDINGS, _C.BATCH}), "Gemini Embedding 001", None, 2048, None,
-    ),
+    _text_embedding("text-embedding-005", "Text Embedding 005", dims=768, instances=250),
+    _text_embedding("text-multilingual-embedding-002", "Text Multilingual Embedding 002",
+                    dims=768, instances=250),
+    _text_embedding("gemini-embedding-001", "Gemini Embedding 001", dims=3072, instances=1),
     ModelSpec(
         "imagen-4.0-generate-001", "google", Family.IMAGEN,
         frozenset({_C.IMAGES}), "Imagen 4", None, None, None,

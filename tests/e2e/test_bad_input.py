@@ -76,11 +76,13 @@ async def test_oversize_request(chat: Stub, admin: EmulatorAdmin) -> None:
 
 
 async def test_unimplemented_services_say_why(channel: grpc.aio.Channel) -> None:
-    from vertex_gateway.v1 import embedding_pb2, embedding_pb2_grpc
+    from vertex_gateway.v1 import image_pb2, image_pb2_grpc
 
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await embedding_pb2_grpc.EmbeddingServiceStub(channel).Embed(embedding_pb2.EmbedRequest())
+        await image_pb2_grpc.ImageServiceStub(channel).GenerateImages(
+            image_pb2.GenerateImagesRequest()
+        )
     d = error_details(info.value)
     assert d.code == C.UNIMPLEMENTED
-    assert "EmbeddingService.Embed" in d.message
+    assert "ImageService.GenerateImages" in d.message
     assert d.info is not None and d.info.reason == "NOT_IMPLEMENTED_YET"

@@ -1,0 +1,76 @@
+"""Text embeddings over Vertex `:predict`, split to the model's limits and sent concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from vertex_gateway.v1 import common_pb2, embedding_pb2
+
+from server.routing.router import Route
+from server.translate import text_embedding
+from server.vertex.client import VertexClient
+from server.vertex.urls import VertexTarget, publisher_model_url
+
+# Vertex calls in flight for one Embed request: enough to hide latency for one-text-per-call
+# models, few enough not to spend a project's whole quota on one caller.
+MAX_CONCURRENT_CALLS = 8
+
+
+class TextEmbeddingBackend:
+    """Embed for text-embedding-00x and gemini-embedding-001."""
+
+    def __init__(
+        self,
+        client: VertexClient,
+        target_for: Callable[[str], VertexTarget],
+        *,
+        concurrency: int = MAX_CONCURRENT_CALLS,
+    ) -> None:
+        self._client = client
+        self._target_for = target_for
+        self._concurrency = concurrency
+
+    async def embed(
+        self, route: Route, request: embedding_pb2.EmbedRequest, remaining: float | None
+    ) -> embedding_pb2.EmbedResponse:
+        """One embedding per input, in input order; any failed call fails the request."""
+        text_embedding.validate(request, route.spec)
+        spec = route.spec
+        url = publisher_model_url(
+            self._target_for(route.location), spec.publisher, spec.id, "predict"
+        )
+        deadline = self._client.deadline(remaining)
+        gate = asyncio.Semaphore(self._concurrency)
+        results: list[embedding_pb2.Embedding | None] = [None] * len(request.inputs)
+        billable = 0
+
+        async def call(positions: list[int]) -> None:
+            nonlocal billable
+            async with gate:
+                payload = await self._client.call_json(
+                    url, text_embedding.to_predict(request, positions), deadline
+                )
+            embeddings, characters = text_embedding.from_predict(payload, len(positions))
+            billable += characters
+            for position, embedding in zip(positions, embeddings, strict=True):
+                results[position] = embedding
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for positions in text_embedding.batches(request, spec):
+                    group.create_task(call(positions))
+        except BaseExceptionGroup as failed:
+            # The first failure is the caller's answer; the other calls were cancelled.
+            raise failed.exceptions[0] from None
+        embeddings = [e for e in results if e is not None]
+        return embedding_pb2.EmbedResponse(
+            model=route.name,
+            embeddings=embeddings,
+            usage=text_embedding.usage(embeddings),
+            billable_characters=billable,
+            served_by=common_pb2.ServedBy(
+                location=route.location,
+                vertex_model=f"publishers/{spec.publisher}/models/{spec.id}",
+            ),
+        )

@@ -1,0 +1,98 @@
+"""Embed end to end: split to each model's limits, sent concurrently, returned in input order."""
+
+from __future__ import annotations
+
+import math
+
+import grpc
+import pytest
+from vertex_gateway.v1 import embedding_pb2, embedding_pb2_grpc
+
+from emulator.admin import EmulatorAdmin
+
+from ..conftest import error_details
+
+E = embedding_pb2
+
+
+@pytest.fixture
+def embed(channel: grpc.aio.Channel) -> embedding_pb2_grpc.EmbeddingServiceStub:
+    return embedding_pb2_grpc.EmbeddingServiceStub(channel)
+
+
+def texts(n: int) -> list[E.EmbedInput]:
+    return [E.EmbedInput(text=f"document number {i} about routers") for i in range(n)]
+
+
+def predict_calls(admin: EmulatorAdmin) -> list[dict]:  # type: ignore[type-arg]
+    return [r for r in admin.requests() if r["path"].endswith(":predict")]
+
+
+async def test_600_texts_become_three_calls_and_keep_their_order(
+    embed: embedding_pb2_grpc.EmbeddingServiceStub, admin: EmulatorAdmin
+) -> None:
+    reply = await embed.Embed(E.EmbedRequest(model="text-embedding-005", inputs=texts(600)))
+    assert len(reply.embeddings) == 600
+    assert sorted(len(c["body"]["instances"]) for c in predict_calls(admin)) == [100, 250, 250]
+    assert all(len(e.values) == 768 for e in reply.embeddings)
+    assert reply.usage.input_tokens == sum(e.token_count for e in reply.embeddings) > 0
+    assert reply.billable_characters > 0
+    assert reply.model == "google/text-embedding-005"
+    # Position 599 holds text 599's vector: the same text embedded alone gives the same vector.
+    alone = await embed.Embed(E.EmbedRequest(model="text-embedding-005", inputs=[texts(600)[599]]))
+    assert list(alone.embeddings[0].values) == list(reply.embeddings[599].values)
+    assert list(reply.embeddings[0].values) != list(reply.embeddings[599].values)
+
+
+async def test_one_text_per_call_models_fan_out(
+    embed: embedding_pb2_grpc.EmbeddingServiceStub, admin: EmulatorAdmin
+) -> None:
+    request = E.EmbedRequest(
+        model="gemini-embedding-001",
+        inputs=texts(12),
+        task_type=E.EMBEDDING_TASK_TYPE_SEMANTIC_SIMILARITY,
+        output_dimensionality=256,
+    )
+    reply = await embed.Embed(request)
+    calls = predict_calls(admin)
+    assert len(calls) == 12 and all(len(c["body"]["instances"]) == 1 for c in calls)
+    assert all(c["body"]["instances"][0]["task_type"] == "SEMANTIC_SIMILARITY" for c in calls)
+    assert [len(e.values) for e in reply.embeddings] == [256] * 12
+    for i in (0, 11):
+        alone = await embed.Embed(
+            E.EmbedRequest(
+                model="gemini-embedding-001",
+                inputs=[texts(12)[i]],
+                task_type=E.EMBEDDING_TASK_TYPE_SEMANTIC_SIMILARITY,
+                output_dimensionality=256,
+            )
+        )
+        assert list(alone.embeddings[0].values) == list(reply.embeddings[i].values)
+    assert all(math.isfinite(v) for e in reply.embeddings for v in e.values)
+
+
+async def test_bad_embedding_requests(
+    embed: embedding_pb2_grpc.EmbeddingServiceStub, admin: EmulatorAdmin
+) -> None:
+    cases = [
+        (E.EmbedRequest(model="gemini-2.5-flash", inputs=texts(1)), grpc.StatusCode.INVALID_ARGUMENT, "embeddings"),
+        (E.EmbedRequest(model="text-embedding-999", inputs=texts(1)), grpc.StatusCode.NOT_FOUND, "text-embedding-999"),
+        (E.EmbedRequest(model="text-embedding-005", inputs=texts(1), output_dimensionality=1024), grpc.StatusCode.INVALID_ARGUMENT, "output_dimensionality"),
+        (E.EmbedRequest(model="text-embedding-005", inputs=[E.EmbedInput(text="a", title="T")]), grpc.StatusCode.INVALID_ARGUMENT, "inputs[0].title"),
+        (E.EmbedRequest(model="text-embedding-005"), grpc.StatusCode.INVALID_ARGUMENT, "inputs"),
+    ]  # fmt: skip
+    for request, code, needle in cases:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await embed.Embed(request)
+        d = error_details(info.value)
+        assert d.code == code and needle in d.message, d.message
+    assert predict_calls(admin) == []
+
+
+async def test_one_failed_call_fails_the_request(
+    embed: embedding_pb2_grpc.EmbeddingServiceStub, admin: EmulatorAdmin
+) -> None:
+    admin.arm_fault("429", path_contains=":predict")
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await embed.Embed(E.EmbedRequest(model="gemini-embedding-001", inputs=texts(4)))
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
