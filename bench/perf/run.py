@@ -23,16 +23,24 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc
+from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc, embedding_pb2
 
 from bench.perf import procstat
 from bench.perf.load import LoadResult, fixed_rate, grpc_frame, h2load
 from bench.perf.peer import LiteLLM, litellm_available, start_litellm
-from bench.perf.upstream import MODEL, STREAM_CHUNKS, Upstream, start_upstream
+from bench.perf.upstream import (
+    EMBED_DIMS,
+    EMBED_TEXTS,
+    MODEL,
+    STREAM_CHUNKS,
+    Upstream,
+    start_upstream,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
 CHAT = "/vertex_gateway.v1.ChatService/Chat"
+EMBED = "/vertex_gateway.v1.EmbeddingService/Embed"
 STREAM = "/vertex_gateway.v1.ChatService/StreamChat"
 
 
@@ -63,6 +71,14 @@ def service_account(token_uri: str) -> dict[str, Any]:
         "client_id": "1",
         "token_uri": token_uri,
     }
+
+
+def embed_request() -> bytes:
+    """An Embed request of 250 texts (one Vertex call for text-embedding-005)."""
+    return embedding_pb2.EmbedRequest(
+        model="text-embedding-005",
+        inputs=[embedding_pb2.EmbedInput(text=f"support article {i}") for i in range(EMBED_TEXTS)],
+    ).SerializeToString()
 
 
 def chat_request() -> bytes:
@@ -438,6 +454,23 @@ def _single_worker_extras(
             cpu,
             rss,
             "streams/s",
+        )
+    )
+    # Embed: 250 texts per call, 768 float32 values each in the reply.
+    embed_body = grpc_frame(embed_request())
+    result, cpu, rss = saturate(
+        gateway, f"http://127.0.0.1:{gateway.port}{EMBED}", embed_body, s, clients=4, streams=4
+    )
+    check_bytes(result, EMBED_TEXTS * EMBED_DIMS * 4, "gateway Embed")
+    report.rows.append(
+        Row(
+            "gateway Embed x1 (250 texts)",
+            result.rps,
+            result.percentile(50),
+            result.percentile(99),
+            cpu,
+            rss,
+            "calls/s",
         )
     )
     # 1,000 concurrent streams, every chunk checked in order.

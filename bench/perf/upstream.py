@@ -70,6 +70,22 @@ def stream_body(chunks: int = STREAM_CHUNKS) -> str:
     return "".join(lines)
 
 
+EMBED_TEXTS = 250
+EMBED_DIMS = 768
+
+
+def predict_body(count: int = EMBED_TEXTS, dims: int = EMBED_DIMS) -> dict[str, object]:
+    """A text-embedding-005 `:predict` reply: `count` vectors of `dims` values."""
+    vector = [round(((i * 7919) % 2000 - 1000) / 31622.0, 6) for i in range(dims)]
+    return {
+        "predictions": [
+            {"embeddings": {"values": vector, "statistics": {"token_count": 6, "truncated": False}}}
+            for _ in range(count)
+        ],
+        "metadata": {"billableCharacterCount": 30 * count},
+    }
+
+
 TOKEN_BODY = {"access_token": "bench-token", "expires_in": 3600, "token_type": "Bearer"}
 
 
@@ -85,6 +101,7 @@ def nginx_conf(root: Path, http1_port: int, h2_port: int) -> str:
     (canned / "token.json").write_text(json.dumps(TOKEN_BODY))
     (canned / "unary.json").write_text(json.dumps(unary_body(), separators=(",", ":")))
     (canned / "stream.sse").write_text(stream_body())
+    (canned / "predict.json").write_text(json.dumps(predict_body(), separators=(",", ":")))
 
     def answer(file: str) -> str:
         return f"error_page 405 =200 /canned/{file}; return 405;"
@@ -119,6 +136,7 @@ http {{
         location = /token {{ {answer("token.json")} }}
         location ~ :generateContent$ {{ {answer("unary.json")} }}
         location ~ :streamGenerateContent$ {{ {answer("stream.sse")} }}
+        location ~ :predict$ {{ {answer("predict.json")} }}
         location / {{ return 404; }}
     }}
 }}

@@ -30,6 +30,7 @@ def test_bench_smoke_runs_every_measurement(tmp_path: Path) -> None:
         "floor: grpcio echo x1",
         "gateway Chat x1",
         "gateway StreamChat x1",
+        "gateway Embed x1",
         "gateway Chat x2",
     ):
         assert any(name.startswith(expected) for name in names), names
