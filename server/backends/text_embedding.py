@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from vertex_gateway.v1 import common_pb2, embedding_pb2
@@ -11,6 +10,8 @@ from server.routing.router import Route
 from server.translate import text_embedding
 from server.vertex.client import VertexClient
 from server.vertex.urls import VertexTarget, publisher_model_url
+
+from .fanout import gather_bounded
 
 # Vertex calls in flight for one Embed request: enough to hide latency for one-text-per-call
 # models, few enough not to spend a project's whole quota on one caller.
@@ -41,29 +42,17 @@ class TextEmbeddingBackend:
             self._target_for(route.location), spec.publisher, spec.id, "predict"
         )
         deadline = self._client.deadline(remaining)
-        gate = asyncio.Semaphore(self._concurrency)
-        results: list[embedding_pb2.Embedding | None] = [None] * len(request.inputs)
-        billable = 0
+        batches = text_embedding.batches(request, spec)
 
-        async def call(positions: list[int]) -> None:
-            nonlocal billable
-            async with gate:
-                payload = await self._client.call_json(
-                    url, text_embedding.to_predict(request, positions), deadline
-                )
-            embeddings, characters = text_embedding.from_predict(payload, len(positions))
-            billable += characters
-            for position, embedding in zip(positions, embeddings, strict=True):
-                results[position] = embedding
+        async def call(positions: list[int]) -> tuple[list[embedding_pb2.Embedding], int]:
+            payload = await self._client.call_json(
+                url, text_embedding.to_predict(request, positions), deadline
+            )
+            return text_embedding.from_predict(payload, len(positions))
 
-        try:
-            async with asyncio.TaskGroup() as group:
-                for positions in text_embedding.batches(request, spec):
-                    group.create_task(call(positions))
-        except BaseExceptionGroup as failed:
-            # The first failure is the caller's answer; the other calls were cancelled.
-            raise failed.exceptions[0] from None
-        embeddings = [e for e in results if e is not None]
+        replies = await gather_bounded(batches, call, self._concurrency)
+        embeddings = [e for batch, _ in replies for e in batch]
+        billable = sum(characters for _, characters in replies)
         return embedding_pb2.EmbedResponse(
             model=route.name,
             embeddings=embeddings,
