@@ -33,6 +33,7 @@ from vertex_gateway.v1 import (
 from server import __version__
 from server.backends.claude_chat import ClaudeChatBackend
 from server.backends.gemini_chat import GeminiChatBackend
+from server.backends.multimodal_embedding import MultimodalEmbeddingBackend
 from server.backends.openai_chat import OpenAIChatBackend
 from server.backends.text_embedding import TextEmbeddingBackend
 from server.config import GatewayConfig
@@ -175,7 +176,13 @@ async def create_gateway(
         server,
     )
     embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(
-        EmbeddingService(router, {Family.TEXT_EMBEDDING: TextEmbeddingBackend(client, target_for)}),
+        EmbeddingService(
+            router,
+            {
+                Family.TEXT_EMBEDDING: TextEmbeddingBackend(client, target_for),
+                Family.MULTIMODAL_EMBEDDING: MultimodalEmbeddingBackend(client, target_for),
+            },
+        ),
         server,
     )
     for pb2, pb2_grpc, name in _NOT_YET:

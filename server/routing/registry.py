@@ -198,6 +198,11 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
                     dims=768, instances=250),
     _text_embedding("gemini-embedding-001", "Gemini Embedding 001", dims=3072, instances=1),
     ModelSpec(
+        "multimodalembedding@001", "google", Family.MULTIMODAL_EMBEDDING,
+        frozenset({_C.EMBEDDINGS}), "Multimodal Embedding 001", None, None, None,
+        embedding_dims=1408,
+    ),
+    ModelSpec(
         "imagen-4.0-generate-001", "google", Family.IMAGEN,
         frozenset({_C.IMAGES}), "Imagen 4", None, None, None,
     ),
