@@ -19,6 +19,8 @@ class EmbeddingSpec:
     max_request_tokens: int = 20000
     max_input_tokens: int = 2048
     embed_content: bool = False
+    # multimodalembedding@001: ``:predict`` takes text / image / video (multimodal_embeddings.py).
+    multimodal: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ MODELS: dict[tuple[str, str], ModelInfo] = {
         _embedding("text-embedding-005", EmbeddingSpec(768, 250)),
         _embedding("text-multilingual-embedding-002", EmbeddingSpec(768, 250)),
         _embedding("gemini-embedding-001", EmbeddingSpec(3072, 1, embed_content=True)),
+        _embedding("multimodalembedding@001", EmbeddingSpec(1408, 1, multimodal=True)),
         _claude("claude-sonnet-4-5@20250929", 64000),
         _claude("claude-opus-4-1@20250805", 32000),
         _claude("claude-haiku-4-5@20251001", 64000),

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import claude, embeddings, errors, openai_compat
+from emulator import claude, embeddings, errors, multimodal_embeddings, openai_compat
 from emulator.faults import FaultKind
 from emulator.gemini import count_tokens_response, plan_reply, stream_chunks, unary_response
 from emulator.routing import ENDPOINT, MethodRegistry
@@ -77,11 +77,14 @@ async def count_tokens(call: VertexCall) -> web.StreamResponse:
 
 
 async def predict(call: VertexCall) -> web.StreamResponse:
-    """``:predict`` of a text-embedding model; other models answer as before it existed."""
+    """``:predict`` of an embedding model; other models answer as before it existed."""
     if call.model is None or call.model.embedding is None:
         return errors.html_not_found(call.request.path)
     try:
-        payload = embeddings.predict_response(call.body, call.model)
+        if call.model.embedding.multimodal:
+            payload = multimodal_embeddings.predict_response(call.body, call.model)
+        else:
+            payload = embeddings.predict_response(call.body, call.model)
     except embeddings.EmbeddingError as exc:
         return embeddings.rejection(exc)
     return await send_unary(call, payload)

@@ -96,3 +96,49 @@ async def test_one_failed_call_fails_the_request(
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await embed.Embed(E.EmbedRequest(model="gemini-embedding-001", inputs=texts(4)))
     assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+async def test_multimodal_inputs_get_a_vector_per_modality(
+    embed: embedding_pb2_grpc.EmbeddingServiceStub, admin: EmulatorAdmin
+) -> None:
+    from vertex_gateway.v1 import common_pb2
+
+    png = common_pb2.Media(mime_type="image/png", data=b"\x89PNG\r\n\x1a\n" + b"\x00" * 16)
+    video = common_pb2.Media(mime_type="video/mp4", uri="gs://bucket/clip.mp4")
+    reply = await embed.Embed(
+        E.EmbedRequest(
+            model="multimodalembedding@001",
+            inputs=[
+                E.EmbedInput(text="a red bicycle", image=png),
+                E.EmbedInput(video=video, video_segment=E.VideoSegmentConfig(interval_seconds=16)),
+                E.EmbedInput(text="a blue car"),
+            ],
+        )
+    )
+    first, second, third = reply.embeddings
+    assert len(first.text_values) == 1408 and len(first.image_values) == 1408
+    assert not first.video_segments and not first.values
+    assert [(s.start_offset_seconds, s.end_offset_seconds) for s in second.video_segments] == [
+        (0, 16), (16, 32), (32, 48), (48, 60),
+    ]  # fmt: skip
+    assert all(len(s.values) == 1408 for s in second.video_segments)
+    assert len(third.text_values) == 1408 and list(third.text_values) != list(first.text_values)
+    assert len(predict_calls(admin)) == 4  # one call per modality
+    small = await embed.Embed(
+        E.EmbedRequest(
+            model="multimodalembedding@001",
+            inputs=[E.EmbedInput(text="a blue car")],
+            output_dimensionality=128,
+        )
+    )
+    assert len(small.embeddings[0].text_values) == 128
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await embed.Embed(
+            E.EmbedRequest(
+                model="multimodalembedding@001",
+                inputs=[E.EmbedInput(video=video)],
+                output_dimensionality=512,
+            )
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "1408" in str(info.value.details())
