@@ -42,6 +42,7 @@ from server.routing.router import Router
 from server.services import boundary
 from server.services.chat import ChatService
 from server.services.embedding import EmbeddingService
+from server.services.models import ModelService
 from server.services.unimplemented import unimplemented_servicer
 from server.vertex.auth import AuthProvider, build_auth
 from server.vertex.client import VertexClient
@@ -56,11 +57,11 @@ _NOT_YET: tuple[tuple[ModuleType, ModuleType, str], ...] = (
     (speech_pb2, speech_pb2_grpc, "SpeechService"),
     (batch_pb2, batch_pb2_grpc, "BatchService"),
     (file_pb2, file_pb2_grpc, "FileService"),
-    (model_pb2, model_pb2_grpc, "ModelService"),
 )
 SERVICE_NAMES: tuple[str, ...] = (
     chat_pb2.DESCRIPTOR.services_by_name["ChatService"].full_name,
     embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name,
+    model_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
     *(pb2.DESCRIPTOR.services_by_name[name].full_name for pb2, _, name in _NOT_YET),
 )
 
@@ -185,6 +186,7 @@ async def create_gateway(
         ),
         server,
     )
+    model_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(router), server)
     for pb2, pb2_grpc, name in _NOT_YET:
         rpcs = [m.name for m in pb2.DESCRIPTOR.services_by_name[name].methods]
         servicer = unimplemented_servicer(

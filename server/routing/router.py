@@ -45,6 +45,45 @@ class Router:
         self._aliases = dict(aliases or {})
         self._allowed = {self._normalize(m) for m in allow_models} if allow_models else None
 
+    @property
+    def registry(self) -> Registry:
+        """The registry routes come from."""
+        return self._registry
+
+    @property
+    def default_location(self) -> str:
+        """Where models without a location of their own are served."""
+        return self._default_location
+
+    @property
+    def aliases(self) -> Mapping[str, str]:
+        """Configured aliases, name -> model."""
+        return dict(self._aliases)
+
+    @property
+    def allow_list(self) -> tuple[str, ...]:
+        """The configured allow-list (normalized), empty when every model is allowed."""
+        return tuple(sorted(self._allowed)) if self._allowed is not None else ()
+
+    def allows(self, spec: ModelSpec) -> bool:
+        """True when the allow-list (if any) admits this model."""
+        return (
+            self._allowed is None
+            or bool({spec.key, spec.id} & self._allowed)
+            or any(
+                self._normalize(self._aliases.get(a, a)) in (spec.key, spec.id)
+                for a in self._allowed
+                if a in self._aliases
+            )
+        )
+
+    def lookup(self, model: str) -> ModelSpec | None:
+        """The registry model a string names (alias, id, publisher/id), or None."""
+        text = self._normalize(model)
+        target = self._normalize(self._aliases.get(text, text))
+        publisher, _, model_id = target.rpartition("/")
+        return self._registry.get(publisher or None, model_id)
+
     @staticmethod
     def _normalize(model: str) -> str:
         text = model.strip()

@@ -1,0 +1,199 @@
+"""The models a caller may use, as ModelService lists them: the registry (with configuration
+overrides), configured aliases and allow-list entries the registry does not know, without
+duplicates, in a stable order, filtered by capability and paged with opaque tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Sequence
+
+import grpc
+from vertex_gateway.v1 import common_pb2, model_pb2
+
+from server.errors import GatewayError, invalid_argument
+
+from .registry import Capability, Family, ModelSpec
+from .router import Router
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+_FAMILY = {
+    Family.GEMINI: model_pb2.MODEL_FAMILY_GEMINI,
+    Family.CLAUDE: model_pb2.MODEL_FAMILY_CLAUDE,
+    Family.OPENAI_COMPATIBLE: model_pb2.MODEL_FAMILY_MODEL_GARDEN_OPENAI,
+    Family.IMAGEN: model_pb2.MODEL_FAMILY_IMAGEN,
+    Family.TEXT_EMBEDDING: model_pb2.MODEL_FAMILY_EMBEDDING,
+    Family.MULTIMODAL_EMBEDDING: model_pb2.MODEL_FAMILY_MULTIMODAL_EMBEDDING,
+    Family.GEMINI_TTS: model_pb2.MODEL_FAMILY_GEMINI_TTS,
+    Family.VEO: model_pb2.MODEL_FAMILY_VEO,
+}
+_CAPABILITY = {
+    Capability.CHAT: model_pb2.CAPABILITY_CHAT,
+    Capability.STREAMING: model_pb2.CAPABILITY_STREAMING,
+    Capability.TOOLS: model_pb2.CAPABILITY_TOOLS,
+    Capability.JSON_OUTPUT: model_pb2.CAPABILITY_STRUCTURED_OUTPUT,
+    Capability.REASONING: model_pb2.CAPABILITY_REASONING,
+    Capability.EMBEDDINGS: model_pb2.CAPABILITY_EMBEDDINGS,
+    Capability.IMAGES: model_pb2.CAPABILITY_IMAGES,
+    Capability.IMAGE_EDIT: model_pb2.CAPABILITY_IMAGE_EDIT,
+    Capability.SPEECH: model_pb2.CAPABILITY_SPEECH,
+    Capability.TRANSCRIPTION: model_pb2.CAPABILITY_TRANSCRIPTION,
+    Capability.BATCH: model_pb2.CAPABILITY_BATCH,
+    Capability.VIDEO: model_pb2.CAPABILITY_VIDEO,
+}
+_INPUTS = (
+    (Capability.IMAGE_INPUT, common_pb2.MODALITY_IMAGE),
+    (Capability.DOCUMENT_INPUT, common_pb2.MODALITY_DOCUMENT),
+    (Capability.AUDIO_INPUT, common_pb2.MODALITY_AUDIO),
+    (Capability.VIDEO_INPUT, common_pb2.MODALITY_VIDEO),
+)
+_OUTPUTS = (
+    (Capability.CHAT, common_pb2.MODALITY_TEXT),
+    (Capability.IMAGES, common_pb2.MODALITY_IMAGE),
+    (Capability.SPEECH, common_pb2.MODALITY_AUDIO),
+    (Capability.VIDEO, common_pb2.MODALITY_VIDEO),
+)
+
+
+def _route(spec: ModelSpec, location: str) -> common_pb2.ServedBy:
+    resource = (
+        f"endpoints/{spec.endpoint}"
+        if spec.endpoint and spec.endpoint != "openapi"
+        else f"publishers/{spec.publisher}/models/{spec.id}"
+    )
+    return common_pb2.ServedBy(location=spec.location or location, vertex_model=resource)
+
+
+def model_entry(spec: ModelSpec, default_location: str) -> model_pb2.Model:
+    """The listing of one registry model."""
+    inputs = [common_pb2.MODALITY_TEXT] if spec.family is not Family.MULTIMODAL_EMBEDDING else []
+    if spec.family is Family.MULTIMODAL_EMBEDDING:
+        inputs = [common_pb2.MODALITY_TEXT, common_pb2.MODALITY_IMAGE, common_pb2.MODALITY_VIDEO]
+    inputs += [m for cap, m in _INPUTS if cap in spec.capabilities]
+    model = model_pb2.Model(
+        name=f"models/{spec.key}",
+        id=spec.key,
+        display_name=spec.display_name or spec.id,
+        family=_FAMILY.get(spec.family, model_pb2.MODEL_FAMILY_OTHER),
+        publisher=spec.publisher,
+        capabilities=sorted(_CAPABILITY[c] for c in spec.capabilities if c in _CAPABILITY),
+        input_modalities=inputs,
+        output_modalities=[m for cap, m in _OUTPUTS if cap in spec.capabilities],
+        routes=[_route(spec, default_location)],
+        source=model_pb2.MODEL_SOURCE_REGISTRY,
+    )
+    if spec.input_token_limit is not None:
+        model.input_token_limit = spec.input_token_limit
+    if spec.output_token_limit is not None:
+        model.output_token_limit = spec.output_token_limit
+    return model
+
+
+def all_models(router: Router) -> list[model_pb2.Model]:
+    """Every model a caller may use, without duplicates, in a stable order."""
+    out: list[model_pb2.Model] = []
+    by_key: dict[str, model_pb2.Model] = {}
+    for spec in router.registry.all():
+        if router.allows(spec):
+            entry = model_entry(spec, router.default_location)
+            out.append(entry)
+            by_key[spec.key] = entry
+    for alias, target in sorted(router.aliases.items()):
+        aliased = router.lookup(target)
+        if aliased is None or not router.allows(aliased) or alias in by_key:
+            continue
+        entry = model_pb2.Model()
+        entry.CopyFrom(by_key.get(aliased.key) or model_entry(aliased, router.default_location))
+        entry.name, entry.id, entry.source = f"models/{alias}", alias, model_pb2.MODEL_SOURCE_ALIAS
+        entry.alias_target = aliased.key
+        out.append(entry)
+    for name in router.allow_list:
+        if router.lookup(name) is None and name not in router.aliases:
+            out.append(
+                model_pb2.Model(
+                    name=f"models/{name}",
+                    id=name,
+                    display_name=name,
+                    family=model_pb2.MODEL_FAMILY_OTHER,
+                    source=model_pb2.MODEL_SOURCE_ALLOW_LIST,
+                )
+            )
+    return out
+
+
+def _filter_key(capabilities: Sequence[int]) -> str:
+    return hashlib.sha256(",".join(str(c) for c in sorted(set(capabilities))).encode()).hexdigest()[
+        :16
+    ]
+
+
+def _token(offset: int, capabilities: Sequence[int]) -> str:
+    raw = json.dumps({"o": offset, "f": _filter_key(capabilities)}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _offset(token: str, capabilities: Sequence[int]) -> int:
+    if not token:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = json.loads(raw)
+        offset = int(data["o"])
+        same = data["f"] == _filter_key(capabilities)
+    except (ValueError, KeyError, TypeError):
+        raise invalid_argument("page_token", "is not a token this service issued") from None
+    if not same or offset < 0:
+        raise invalid_argument(
+            "page_token", "belongs to a listing with other capabilities; start again without it"
+        )
+    return offset
+
+
+def list_page(router: Router, request: model_pb2.ListModelsRequest) -> model_pb2.ListModelsResponse:
+    """One page of the listing."""
+    if request.page_size < 0 or request.page_size > MAX_PAGE_SIZE:
+        raise invalid_argument(
+            "page_size", f"must be 1 to {MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})"
+        )
+    wanted = list(request.capabilities)
+    for k, cap in enumerate(wanted):
+        if cap == model_pb2.CAPABILITY_UNSPECIFIED or cap not in model_pb2.Capability.values():
+            raise invalid_argument(f"capabilities[{k}]", f"unknown capability {cap}")
+    offset = _offset(request.page_token, wanted)
+    models = [m for m in all_models(router) if set(wanted) <= set(m.capabilities)]
+    size = request.page_size or DEFAULT_PAGE_SIZE
+    page = models[offset : offset + size]
+    reply = model_pb2.ListModelsResponse(models=page)
+    if offset + size < len(models):
+        reply.next_page_token = _token(offset + size, wanted)
+    return reply
+
+
+def get_model(router: Router, name: str) -> model_pb2.Model:
+    """One model by "models/{id}", id, publisher/id or alias."""
+    ident = name.removeprefix("models/").strip()
+    if not ident:
+        raise invalid_argument("name", 'is required: "models/{id}", an id or an alias')
+    for model in all_models(router):
+        if model.id == ident:
+            return model
+    spec = router.lookup(ident)
+    if spec is not None and not router.allows(spec):
+        raise GatewayError(
+            grpc.StatusCode.PERMISSION_DENIED,
+            f"model {ident!r} is not on this gateway's allow-list",
+            "MODEL_NOT_ALLOWED",
+            metadata={"model": ident},
+        )
+    if spec is not None:
+        return model_entry(spec, router.default_location)
+    raise GatewayError(
+        grpc.StatusCode.NOT_FOUND,
+        f"model {ident!r} is not known to this gateway (ListModels shows the models you can use)",
+        "MODEL_NOT_FOUND",
+        metadata={"model": ident},
+    )
