@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vertex_gateway.v1 import common_pb2, embedding_pb2
+from vertex_gateway.v1 import embedding_pb2
 
 from server.routing.router import Route
 from server.translate import multimodal_embedding
 from server.translate.multimodal_embedding import Call
 from server.vertex.client import VertexClient
-from server.vertex.urls import VertexTarget, publisher_model_url
+from server.vertex.urls import VertexTarget
 
+from .base import VertexBackend
 from .fanout import gather_bounded
 from .text_embedding import MAX_CONCURRENT_CALLS
 
 
-class MultimodalEmbeddingBackend:
+class MultimodalEmbeddingBackend(VertexBackend):
     """Embed for multimodalembedding@001: text, image and video-segment vectors per input."""
 
     def __init__(
@@ -27,8 +28,7 @@ class MultimodalEmbeddingBackend:
         *,
         concurrency: int = MAX_CONCURRENT_CALLS,
     ) -> None:
-        self._client = client
-        self._target_for = target_for
+        super().__init__(client, target_for)
         self._concurrency = concurrency
 
     async def embed(
@@ -37,9 +37,7 @@ class MultimodalEmbeddingBackend:
         """One Embedding per input, in input order; any failed call fails the request."""
         spec = route.spec
         multimodal_embedding.validate(request, spec.id)
-        url = publisher_model_url(
-            self._target_for(route.location), spec.publisher, spec.id, "predict"
-        )
+        url = self._model_url(route, "predict")
         deadline = self._client.deadline(remaining)
         planned = multimodal_embedding.calls(request)
 
@@ -53,8 +51,5 @@ class MultimodalEmbeddingBackend:
         return embedding_pb2.EmbedResponse(
             model=route.name,
             embeddings=embeddings,
-            served_by=common_pb2.ServedBy(
-                location=route.location,
-                vertex_model=f"publishers/{spec.publisher}/models/{spec.id}",
-            ),
+            served_by=route.served_by(),
         )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from vertex_gateway.v1 import common_pb2, embedding_pb2
+from vertex_gateway.v1 import embedding_pb2
 
 from server.routing.router import Route
 from server.translate import text_embedding
 from server.vertex.client import VertexClient
-from server.vertex.urls import VertexTarget, publisher_model_url
+from server.vertex.urls import VertexTarget
 
+from .base import VertexBackend
 from .fanout import gather_bounded
 
 # Vertex calls in flight for one Embed request: enough to hide latency for one-text-per-call
@@ -18,7 +19,7 @@ from .fanout import gather_bounded
 MAX_CONCURRENT_CALLS = 8
 
 
-class TextEmbeddingBackend:
+class TextEmbeddingBackend(VertexBackend):
     """Embed for text-embedding-00x and gemini-embedding-001."""
 
     def __init__(
@@ -28,8 +29,7 @@ class TextEmbeddingBackend:
         *,
         concurrency: int = MAX_CONCURRENT_CALLS,
     ) -> None:
-        self._client = client
-        self._target_for = target_for
+        super().__init__(client, target_for)
         self._concurrency = concurrency
 
     async def embed(
@@ -38,9 +38,7 @@ class TextEmbeddingBackend:
         """One embedding per input, in input order; any failed call fails the request."""
         text_embedding.validate(request, route.spec)
         spec = route.spec
-        url = publisher_model_url(
-            self._target_for(route.location), spec.publisher, spec.id, "predict"
-        )
+        url = self._model_url(route, "predict")
         deadline = self._client.deadline(remaining)
         batches = text_embedding.batches(request, spec)
 
@@ -58,8 +56,5 @@ class TextEmbeddingBackend:
             embeddings=embeddings,
             usage=text_embedding.usage(embeddings),
             billable_characters=billable,
-            served_by=common_pb2.ServedBy(
-                location=route.location,
-                vertex_model=f"publishers/{spec.publisher}/models/{spec.id}",
-            ),
+            served_by=route.served_by(),
         )

@@ -16,7 +16,7 @@ from vertex_gateway.v1 import common_pb2, model_pb2
 from server.errors import GatewayError, invalid_argument
 
 from .registry import Capability, Family, ModelSpec
-from .router import Router
+from .router import Router, vertex_resource
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -60,12 +60,9 @@ _OUTPUTS = (
 
 
 def _route(spec: ModelSpec, location: str) -> common_pb2.ServedBy:
-    resource = (
-        f"endpoints/{spec.endpoint}"
-        if spec.endpoint and spec.endpoint != "openapi"
-        else f"publishers/{spec.publisher}/models/{spec.id}"
+    return common_pb2.ServedBy(
+        location=spec.location or location, vertex_model=vertex_resource(spec)
     )
-    return common_pb2.ServedBy(location=spec.location or location, vertex_model=resource)
 
 
 def model_entry(spec: ModelSpec, default_location: str) -> model_pb2.Model:

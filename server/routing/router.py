@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import grpc
+from vertex_gateway.v1 import common_pb2
 
 from server.errors import GatewayError, invalid_argument
 
@@ -27,6 +28,22 @@ class Route:
     def name(self) -> str:
         """The canonical `publisher/model` of the route."""
         return self.spec.key
+
+    def served_by(self) -> common_pb2.ServedBy:
+        """The Vertex location and resource this route calls, as replies report it."""
+        return common_pb2.ServedBy(location=self.location, vertex_model=vertex_resource(self.spec))
+
+
+# Vertex's reserved endpoint id for Model Garden models served through the OpenAI-compatible API.
+OPENAPI_ENDPOINT = "openapi"
+
+
+def vertex_resource(spec: ModelSpec) -> str:
+    """The Vertex resource that serves a model: a self-deployed endpoint, or the publisher model
+    (also for the shared `openapi` endpoint, which serves publisher models)."""
+    if spec.endpoint and spec.endpoint != OPENAPI_ENDPOINT:
+        return f"endpoints/{spec.endpoint}"
+    return f"publishers/{spec.publisher}/models/{spec.id}"
 
 
 class Router:

@@ -715,15 +715,17 @@ class GeminiStream:
                 self._open.add(candidate.index)
         return chunk
 
-    def finish(self) -> None:
-        """Called when the upstream stream ends; fails if it ended before the reply did (Vertex
-        ends every candidate with a finish reason, or blocks the prompt)."""
+    def finish(self) -> list[chat_pb2.StreamChatResponse]:
+        """Called when the upstream stream ends (nothing is left to send); fails if it ended
+        before the reply did (Vertex ends every candidate with a finish reason, or blocks the
+        prompt)."""
         if self._open or not self._ended:
             raise GatewayError(
                 grpc.StatusCode.UNAVAILABLE,
                 "Vertex AI's stream ended before the reply was complete",
                 "UPSTREAM_CONNECTION_LOST",
             )
+        return []
 
 
 def count_tokens_from(payload: Any) -> chat_pb2.CountTokensResponse:

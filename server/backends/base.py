@@ -1,0 +1,63 @@
+"""What every Vertex backend shares: the client, the per-location target, and relaying a
+translated upstream stream to the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import Any
+
+from vertex_gateway.v1 import chat_pb2
+
+from server.routing.router import Route
+from server.vertex.client import VertexClient
+from server.vertex.urls import VertexTarget, publisher_model_url
+
+Messages = Iterable[chat_pb2.StreamChatResponse]
+
+
+class VertexBackend:
+    """A model family's calls to Vertex through the shared client."""
+
+    def __init__(self, client: VertexClient, target_for: Callable[[str], VertexTarget]) -> None:
+        self._client = client
+        self._target_for = target_for
+
+    def _target(self, route: Route) -> VertexTarget:
+        return self._target_for(route.location)
+
+    def _model_url(
+        self, route: Route, method: str, *, model: str | None = None, sse: bool = False
+    ) -> str:
+        """`...publishers/{publisher}/models/{model}:{method}` for the route's location."""
+        spec = route.spec
+        return publisher_model_url(
+            self._target(route), spec.publisher, model or spec.id, method, sse=sse
+        )
+
+    async def _relay(
+        self,
+        route: Route,
+        url: str,
+        body: Mapping[str, Any],
+        remaining: float | None,
+        feed: Callable[[Any], Messages],
+        finish: Callable[[], Messages],
+    ) -> AsyncIterator[chat_pb2.StreamChatResponse]:
+        """Each upstream event through `feed`, then `finish` at the end of the stream; the first
+        message carries served_by. The upstream stream is closed however this ends."""
+        first = True
+        events = self._client.stream_json(url, body, self._client.deadline(remaining))
+        try:
+            async for event in events:
+                for chunk in feed(event):
+                    if first:
+                        chunk.served_by.CopyFrom(route.served_by())
+                        first = False
+                    yield chunk
+            for chunk in finish():
+                if first:
+                    chunk.served_by.CopyFrom(route.served_by())
+                    first = False
+                yield chunk
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
