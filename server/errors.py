@@ -113,6 +113,27 @@ def invalid_argument(
     )
 
 
+def invalid_request(violations: Sequence[FieldViolation]) -> GatewayError:
+    """INVALID_ARGUMENT listing every problem of a request, each naming its field."""
+    shown = "; ".join(f"{v.field}: {v.description}" for v in violations[:10])
+    more = f" (and {len(violations) - 10} more)" if len(violations) > 10 else ""
+    return GatewayError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        shown + more,
+        "INVALID_REQUEST",
+        field_violations=violations,
+    )
+
+
+def upstream_malformed(what: str) -> GatewayError:
+    """UNAVAILABLE for an upstream reply the gateway cannot read ("a malformed {what}")."""
+    return GatewayError(
+        grpc.StatusCode.UNAVAILABLE,
+        f"Vertex AI sent a malformed {what}",
+        "UPSTREAM_MALFORMED_RESPONSE",
+    )
+
+
 def unimplemented(what: str, why: str) -> GatewayError:
     """An UNIMPLEMENTED with the reason the feature is not offered."""
     return GatewayError(

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
-import grpc
 from google.protobuf import json_format
 from vertex_gateway.v1 import chat_pb2, common_pb2
 
-from server.errors import FieldViolation, GatewayError
+from server.errors import FieldViolation, invalid_request
 
 from .json_schema import schema_problem
 from .message_checks import message_problems
@@ -182,10 +181,4 @@ def validate_chat_request(request: chat_pb2.ChatRequest) -> None:
 
 def _raise(out: list[FieldViolation]) -> None:
     if out:
-        raise GatewayError(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            "; ".join(f"{v.field}: {v.description}" for v in out[:10])
-            + (f" (and {len(out) - 10} more)" if len(out) > 10 else ""),
-            "INVALID_REQUEST",
-            field_violations=out,
-        )
+        raise invalid_request(out)

@@ -39,8 +39,6 @@ Choices made here, beyond the one-to-one mapping:
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,11 +48,11 @@ import grpc
 from google.protobuf import json_format, struct_pb2
 from vertex_gateway.v1 import chat_pb2, common_pb2
 
-from server.errors import GatewayError, invalid_argument
+from server.errors import GatewayError, invalid_argument, upstream_malformed
 from server.routing.registry import ModelSpec
 from server.vertex.errors import from_error_object
 
-from .json_values import loads_strict, struct_from
+from .json_values import as_int, b64, compact_json, loads_strict, plain, struct_from, struct_json
 
 ANTHROPIC_VERSION = "vertex-2023-10-16"
 PUBLISHER = "anthropic"
@@ -84,30 +82,6 @@ _STOP = {
     "pause_turn": common_pb2.FINISH_REASON_PAUSED,
     "model_context_window_exceeded": common_pb2.FINISH_REASON_CONTEXT_WINDOW_EXCEEDED,
 }
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _plain(value: Any) -> Any:
-    """JSON from a Struct/Value: integral numbers as ints (a Struct keeps every number a double),
-    and keys sorted (a Struct keeps no order; a stable body keeps Claude's prompt cache warm)."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _plain(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _struct(value: struct_pb2.Struct) -> dict[str, Any]:
-    return _plain(json_format.MessageToDict(value))  # type: ignore[no-any-return]
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _utf8(data: bytes, where: str, what: str) -> str:
@@ -164,7 +138,7 @@ def _media_block(media: common_pb2.Media, where: str) -> dict[str, Any]:
             raise invalid_argument(f"{where}.data", "text/plain media must be UTF-8") from None
         source = {"type": "text", "media_type": "text/plain", "data": text}
     else:
-        source = {"type": "base64", "media_type": mime, "data": _b64(media.data)}
+        source = {"type": "base64", "media_type": mime, "data": b64(media.data)}
     block: dict[str, Any] = {"type": "image" if kind == "image" else "document", "source": source}
     if kind != "image" and media.display_name:
         block["title"] = media.display_name
@@ -174,8 +148,8 @@ def _media_block(media: common_pb2.Media, where: str) -> dict[str, Any]:
 def _tool_result_block(result: chat_pb2.ToolResult) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": result.id}
     if result.HasField("output"):
-        value = _plain(json_format.MessageToDict(result.output))
-        block["content"] = value if isinstance(value, str) else _json_text(value)
+        value = plain(json_format.MessageToDict(result.output))
+        block["content"] = value if isinstance(value, str) else compact_json(value)
     if result.is_error:
         block["is_error"] = True
     return block
@@ -224,7 +198,7 @@ def _blocks(message: chat_pb2.Message, i: int) -> list[dict[str, Any]]:
                 "type": "tool_use",
                 "id": call.id,
                 "name": call.name,
-                "input": _struct(call.arguments),
+                "input": struct_json(call.arguments),
             }
         else:
             block = _tool_result_block(part.tool_result)
@@ -314,7 +288,7 @@ def _tools(tools: Iterable[chat_pb2.Tool]) -> list[dict[str, Any]]:
         if fn.description:
             decl["description"] = fn.description
         decl["input_schema"] = (
-            _struct(fn.parameters)
+            struct_json(fn.parameters)
             if fn.HasField("parameters")
             else {"type": "object", "properties": {}}
         )
@@ -519,7 +493,7 @@ def _json_tool(
             " declare tools or ask for a JSON response_format, not both",
         )
     if rf.type == chat_pb2.ResponseFormat.TYPE_JSON_SCHEMA:
-        schema = _struct(rf.json_schema)
+        schema = struct_json(rf.json_schema)
         if schema.get("type") != "object":
             raise invalid_argument(
                 "response_format.json_schema",
@@ -602,37 +576,24 @@ def to_count_tokens(request: chat_pb2.CountTokensRequest, spec: ModelSpec) -> di
 
 
 def _malformed(what: str) -> GatewayError:
-    return GatewayError(
-        grpc.StatusCode.UNAVAILABLE,
-        f"Vertex AI sent a malformed Claude response: {what}",
-        "UPSTREAM_MALFORMED_RESPONSE",
-    )
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool):
-        return 0
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
+    return upstream_malformed(f"Claude response: {what}")
 
 
 def usage_from(raw: Mapping[str, Any]) -> common_pb2.Usage:
     """Every counter of Claude's `usage` (input_tokens there excludes cache reads and writes)."""
-    base = _int(raw.get("input_tokens"))
-    read = _int(raw.get("cache_read_input_tokens"))
+    base = as_int(raw.get("input_tokens"))
+    read = as_int(raw.get("cache_read_input_tokens"))
     if raw.get("cache_creation_input_tokens") is not None:
-        write = _int(raw.get("cache_creation_input_tokens"))
+        write = as_int(raw.get("cache_creation_input_tokens"))
     else:
         split = raw.get("cache_creation")
         write = (
-            _int(split.get("ephemeral_5m_input_tokens"))
-            + _int(split.get("ephemeral_1h_input_tokens"))
+            as_int(split.get("ephemeral_5m_input_tokens"))
+            + as_int(split.get("ephemeral_1h_input_tokens"))
             if isinstance(split, Mapping)
             else 0
         )
-    output = _int(raw.get("output_tokens"))
+    output = as_int(raw.get("output_tokens"))
     total_input = base + read + write
     return common_pb2.Usage(
         input_tokens=total_input,
@@ -710,7 +671,7 @@ def from_message(
             name = str(block.get("name") or "")
             raw_input = block.get("input", {})
             if json_tool is not None and name == json_tool:
-                parts.add(text=_json_text(raw_input))
+                parts.add(text=compact_json(raw_input))
                 json_used = True
                 continue
             call = chat_pb2.ToolCall(
@@ -724,9 +685,9 @@ def from_message(
                 arguments, problem = struct_from(raw_input)
                 call.arguments.CopyFrom(arguments)
                 if problem and bad_call is None:
-                    bad_call = _bad_call(name, call.id, problem, _json_text(raw_input))
+                    bad_call = _bad_call(name, call.id, problem, compact_json(raw_input))
             elif bad_call is None:
-                bad_call = _bad_call(name, call.id, "not a JSON object", _json_text(raw_input))
+                bad_call = _bad_call(name, call.id, "not a JSON object", compact_json(raw_input))
             parts.add(tool_call=call)
         # server-tool blocks (server_tool_use, web_search_tool_result, ...) and unknown ones:
         # nothing the caller can act on or send back through this contract.
@@ -936,7 +897,7 @@ class ClaudeStream:
         text = "".join(block.fragments)
         if block.kind == "json":
             if not text.strip() and isinstance(block.initial, Mapping) and block.initial:
-                return [chat_pb2.Part(text=_json_text(block.initial))]
+                return [chat_pb2.Part(text=compact_json(block.initial))]
             return []
         if block.kind != "tool_use":
             return []

@@ -16,11 +16,11 @@ import grpc
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from vertex_gateway.v1 import chat_pb2, common_pb2
 
-from server.errors import GatewayError, invalid_argument
+from server.errors import GatewayError, invalid_argument, upstream_malformed
 from server.routing.registry import ModelSpec, Reasoning
 
 from .json_schema import ref_sibling_problem
-from .json_values import struct_from
+from .json_values import as_int, b64, struct_from, struct_json
 
 _T = TypeVar("_T")
 MAX_CANDIDATES = 8
@@ -86,20 +86,12 @@ _MODALITY = {
 }
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _struct(value: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(value)
-
-
 def _vertex_schema(value: struct_pb2.Struct, field: str) -> dict[str, Any]:
     """A caller's JSON Schema as Vertex takes it, or INVALID_ARGUMENT saying why it cannot.
 
     Vertex accepts other unsupported keywords but does not enforce them (vertex-wire.md §2.5).
     """
-    schema = _struct(value)
+    schema = struct_json(value)
     problem = ref_sibling_problem(schema)
     if problem:
         raise invalid_argument(field, problem)
@@ -116,7 +108,7 @@ def _seconds(value: float) -> str:
 
 def _media(media: common_pb2.Media, part: dict[str, Any]) -> None:
     if media.WhichOneof("source") == "data":
-        blob: dict[str, Any] = {"mimeType": media.mime_type, "data": _b64(media.data)}
+        blob: dict[str, Any] = {"mimeType": media.mime_type, "data": b64(media.data)}
         if media.display_name:
             blob["displayName"] = media.display_name
         part["inlineData"] = blob
@@ -151,7 +143,7 @@ def _part(part: chat_pb2.Part) -> dict[str, Any]:
         # Vertex rejects functionCall.id (vertex-wire.md §2.3): calls are matched by order/name.
         out["functionCall"] = {
             "name": part.tool_call.name,
-            "args": _struct(part.tool_call.arguments),
+            "args": struct_json(part.tool_call.arguments),
         }
     elif kind == "tool_result":
         result = part.tool_result
@@ -166,7 +158,7 @@ def _part(part: chat_pb2.Part) -> dict[str, Any]:
     elif kind is None:
         out["text"] = ""  # a bare signature carrier, as Vertex itself sends at stream end
     if part.thought_signature:
-        out["thoughtSignature"] = _b64(part.thought_signature)
+        out["thoughtSignature"] = b64(part.thought_signature)
     return out
 
 
@@ -391,13 +383,6 @@ def to_count_tokens(request: chat_pb2.CountTokensRequest) -> dict[str, Any]:
 # Response
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
 def _details(items: Any) -> list[common_pb2.ModalityTokenCount]:
     out = []
     for item in items or []:
@@ -407,7 +392,7 @@ def _details(items: Any) -> list[common_pb2.ModalityTokenCount]:
                     modality=_MODALITY.get(
                         str(item.get("modality")), common_pb2.MODALITY_UNSPECIFIED
                     ),
-                    token_count=_int(item.get("tokenCount")),
+                    token_count=as_int(item.get("tokenCount")),
                 )
             )
     return out
@@ -416,12 +401,12 @@ def _details(items: Any) -> list[common_pb2.ModalityTokenCount]:
 def usage_from(meta: Mapping[str, Any]) -> common_pb2.Usage:
     """Every counter of `usageMetadata`."""
     return common_pb2.Usage(
-        input_tokens=_int(meta.get("promptTokenCount")),
-        output_tokens=_int(meta.get("candidatesTokenCount")),
-        reasoning_tokens=_int(meta.get("thoughtsTokenCount")),
-        cached_input_tokens=_int(meta.get("cachedContentTokenCount")),
-        tool_use_prompt_tokens=_int(meta.get("toolUsePromptTokenCount")),
-        total_tokens=_int(meta.get("totalTokenCount")),
+        input_tokens=as_int(meta.get("promptTokenCount")),
+        output_tokens=as_int(meta.get("candidatesTokenCount")),
+        reasoning_tokens=as_int(meta.get("thoughtsTokenCount")),
+        cached_input_tokens=as_int(meta.get("cachedContentTokenCount")),
+        tool_use_prompt_tokens=as_int(meta.get("toolUsePromptTokenCount")),
+        total_tokens=as_int(meta.get("totalTokenCount")),
         input_details=_details(meta.get("promptTokensDetails")),
         output_details=_details(meta.get("candidatesTokensDetails")),
         cached_details=_details(meta.get("cacheTokensDetails")),
@@ -522,10 +507,10 @@ def _grounding(meta: Mapping[str, Any]) -> chat_pb2.GroundingMetadata:
     for support in meta.get("groundingSupports") or []:
         seg = (support or {}).get("segment") or {}
         g.supports.add(
-            start_index=_int(seg.get("startIndex")),
-            end_index=_int(seg.get("endIndex")),
+            start_index=as_int(seg.get("startIndex")),
+            end_index=as_int(seg.get("endIndex")),
             text=str(seg.get("text", "")),
-            source_indices=[_int(i) for i in support.get("groundingChunkIndices") or []],
+            source_indices=[as_int(i) for i in support.get("groundingChunkIndices") or []],
             confidence_scores=[float(c) for c in support.get("confidenceScores") or []],
         )
     entry = meta.get("searchEntryPoint") or {}
@@ -545,7 +530,7 @@ def candidate_from(
     `calls` counts tool calls per candidate; a stream passes the same dict for every chunk so
     call indexes (and the ids derived from them) continue across chunks.
     """
-    index = _int(raw.get("index", position))
+    index = as_int(raw.get("index", position))
     content = raw.get("content") or {}
     calls = {} if calls is None else calls
     parts = [
@@ -572,8 +557,8 @@ def candidate_from(
         candidate.finish_reason = reason
     for c in (raw.get("citationMetadata") or {}).get("citations") or []:
         candidate.citations.add(
-            start_index=_int(c.get("startIndex")),
-            end_index=_int(c.get("endIndex")),
+            start_index=as_int(c.get("startIndex")),
+            end_index=as_int(c.get("endIndex")),
             uri=str(c.get("uri", "")),
             title=str(c.get("title", "")),
             license=str(c.get("license", "")),
@@ -621,11 +606,7 @@ def _tolerant(convert: Callable[..., _T]) -> Callable[..., _T]:
         try:
             return convert(*args, **kwargs)
         except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
-            raise GatewayError(
-                grpc.StatusCode.UNAVAILABLE,
-                f"Vertex AI sent a malformed response ({type(exc).__name__} reading it)",
-                "UPSTREAM_MALFORMED_RESPONSE",
-            ) from None
+            raise upstream_malformed(f"response ({type(exc).__name__} reading it)") from None
 
     return wrapper
 
@@ -634,11 +615,7 @@ def _tolerant(convert: Callable[..., _T]) -> Callable[..., _T]:
 def from_generate_content(payload: Any, *, model: str) -> chat_pb2.ChatResponse:
     """A ChatResponse from a generateContent reply."""
     if not isinstance(payload, Mapping):
-        raise GatewayError(
-            grpc.StatusCode.UNAVAILABLE,
-            "Vertex AI sent a malformed response: expected a JSON object",
-            "UPSTREAM_MALFORMED_RESPONSE",
-        )
+        raise upstream_malformed("response: expected a JSON object")
     response_id = str(payload.get("responseId", ""))
     reply = chat_pb2.ChatResponse(
         id=response_id,
@@ -682,11 +659,7 @@ class GeminiStream:
 
     def _feed(self, payload: Any) -> chat_pb2.StreamChatResponse:
         if not isinstance(payload, Mapping):
-            raise GatewayError(
-                grpc.StatusCode.UNAVAILABLE,
-                "Vertex AI sent a malformed stream event: expected a JSON object",
-                "UPSTREAM_MALFORMED_RESPONSE",
-            )
+            raise upstream_malformed("stream event: expected a JSON object")
         response_id = str(payload.get("responseId", ""))
         chunk = chat_pb2.StreamChatResponse(
             id=response_id,
@@ -731,20 +704,12 @@ class GeminiStream:
 def count_tokens_from(payload: Any) -> chat_pb2.CountTokensResponse:
     """A CountTokensResponse from a countTokens reply."""
     if not isinstance(payload, Mapping):
-        raise GatewayError(
-            grpc.StatusCode.UNAVAILABLE,
-            "Vertex AI sent a malformed response: expected a JSON object",
-            "UPSTREAM_MALFORMED_RESPONSE",
-        )
+        raise upstream_malformed("response: expected a JSON object")
     if "totalTokens" not in payload:
         # Fail loudly rather than report 0 tokens (a peer's long-standing bug).
-        raise GatewayError(
-            grpc.StatusCode.UNAVAILABLE,
-            "Vertex AI's countTokens reply has no totalTokens",
-            "UPSTREAM_MALFORMED_RESPONSE",
-        )
+        raise upstream_malformed("countTokens reply: it has no totalTokens")
     return chat_pb2.CountTokensResponse(
-        total_tokens=_int(payload.get("totalTokens")),
-        total_billable_characters=_int(payload.get("totalBillableCharacters")),
+        total_tokens=as_int(payload.get("totalTokens")),
+        total_billable_characters=as_int(payload.get("totalBillableCharacters")),
         input_details=_details(payload.get("promptTokensDetails")),
     )

@@ -7,12 +7,13 @@ of surfacing as a crash or a value that cannot be serialised.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections.abc import Mapping
 from typing import Any
 
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 
 
 def _no_constants(name: str) -> Any:
@@ -46,3 +47,42 @@ def struct_from(value: Mapping[str, Any]) -> tuple[struct_pb2.Struct, str | None
     except (ValueError, OverflowError, TypeError) as exc:
         return struct_pb2.Struct(), f"arguments hold a value JSON cannot carry ({exc})"
     return out, None
+
+
+def b64(data: bytes) -> str:
+    """Standard base64 text of bytes (JSON's encoding for bytes)."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def plain(value: Any) -> Any:
+    """JSON from a Struct/Value: integral numbers as ints (a Struct keeps every number a double)
+    and object keys sorted (a Struct keeps no order; stable bodies keep prompt caches warm and
+    goldens deterministic)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: plain(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def struct_json(value: struct_pb2.Struct) -> dict[str, Any]:
+    """A Struct as a plain JSON object (see `plain`)."""
+    result: dict[str, Any] = plain(json_format.MessageToDict(value))
+    return result
+
+
+def compact_json(value: Any) -> str:
+    """JSON text without spaces, non-ASCII kept as is."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def as_int(value: Any) -> int:
+    """An upstream count as an int; anything else (missing, text, a boolean) counts 0."""
+    if isinstance(value, bool):
+        return 0
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0

@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 from vertex_gateway.v1 import common_pb2, embedding_pb2
 
-from server.errors import FieldViolation, GatewayError
+from server.errors import FieldViolation, GatewayError, invalid_request, upstream_malformed
 
 from .message_checks import message_problems
 
@@ -100,12 +99,7 @@ def validate(request: embedding_pb2.EmbedRequest, model: str) -> None:
                 )
             )
     if out:
-        raise GatewayError(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            "; ".join(f"{v.field}: {v.description}" for v in out[:10]),
-            "INVALID_REQUEST",
-            field_violations=out,
-        )
+        raise invalid_request(out)
 
 
 def _media(media: common_pb2.Media) -> dict[str, Any]:
@@ -150,11 +144,7 @@ def calls(request: embedding_pb2.EmbedRequest) -> list[Call]:
 
 
 def _malformed(what: str) -> GatewayError:
-    return GatewayError(
-        grpc.StatusCode.UNAVAILABLE,
-        f"Vertex AI sent a malformed multimodal embeddings reply: {what}",
-        "UPSTREAM_MALFORMED_RESPONSE",
-    )
+    return upstream_malformed(f"multimodal embeddings reply: {what}")
 
 
 def _floats(value: Any, what: str) -> list[float]:

@@ -20,8 +20,6 @@ INVALID_ARGUMENT naming the field, never dropped.
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,10 +29,10 @@ import grpc
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from vertex_gateway.v1 import chat_pb2, common_pb2
 
-from server.errors import GatewayError, invalid_argument
+from server.errors import GatewayError, invalid_argument, upstream_malformed
 from server.routing.registry import ModelSpec
 
-from .json_values import loads_strict, struct_from
+from .json_values import as_int, b64, compact_json, loads_strict, plain, struct_from, struct_json
 
 FAMILY = "OpenAI-compatible Model Garden models"
 
@@ -71,31 +69,6 @@ _FINISH = {
 _MAX_SHOWN = 200
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _plain(value: Any) -> Any:
-    """A Struct/Value as plain JSON: integral numbers as integers (Struct stores doubles), and
-    object keys sorted (a Struct keeps no key order; sorted keys keep bodies deterministic)."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _plain(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _struct(value: struct_pb2.Struct) -> dict[str, Any]:
-    result: dict[str, Any] = _plain(json_format.MessageToDict(value))
-    return result
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 # ---------------------------------------------------------------------------------------------
 # Request
 
@@ -114,7 +87,7 @@ def _media(media: common_pb2.Media, where: str) -> dict[str, Any]:
         raise invalid_argument(f"{where}.media.video_metadata", f"{FAMILY} do not take video input")
     if mime.startswith("image/"):
         image: dict[str, Any] = {
-            "url": f"data:{mime};base64,{_b64(media.data)}" if inline else media.uri
+            "url": f"data:{mime};base64,{b64(media.data)}" if inline else media.uri
         }
         if media.resolution != common_pb2.MEDIA_RESOLUTION_UNSPECIFIED:
             if media.resolution not in _IMAGE_DETAIL:
@@ -137,7 +110,7 @@ def _media(media: common_pb2.Media, where: str) -> dict[str, Any]:
         return {
             "type": "file",
             "file": {
-                "file_data": f"data:application/pdf;base64,{_b64(media.data)}",
+                "file_data": f"data:application/pdf;base64,{b64(media.data)}",
                 "filename": media.display_name or "document.pdf",
             },
         }
@@ -147,7 +120,7 @@ def _media(media: common_pb2.Media, where: str) -> dict[str, Any]:
         )
     return {
         "type": "input_audio",
-        "input_audio": {"data": _b64(media.data), "format": _AUDIO_FORMAT[mime]},
+        "input_audio": {"data": b64(media.data), "format": _AUDIO_FORMAT[mime]},
     }
 
 
@@ -184,7 +157,10 @@ def _assistant(message: chat_pb2.Message, where: str) -> dict[str, Any]:
                 {
                     "id": call.id,
                     "type": "function",
-                    "function": {"name": call.name, "arguments": _compact(_struct(call.arguments))},
+                    "function": {
+                        "name": call.name,
+                        "arguments": compact_json(struct_json(call.arguments)),
+                    },
                 }
             )
         elif kind in ("thought", None):
@@ -205,8 +181,8 @@ def _assistant(message: chat_pb2.Message, where: str) -> dict[str, Any]:
 def _tool_output(result: chat_pb2.ToolResult) -> str:
     text = ""
     if result.HasField("output"):
-        value = _plain(json_format.MessageToDict(result.output))
-        text = value if isinstance(value, str) else _compact(value)
+        value = plain(json_format.MessageToDict(result.output))
+        text = value if isinstance(value, str) else compact_json(value)
     return "ERROR: " + text if result.is_error else text
 
 
@@ -278,7 +254,7 @@ def _tools(request: chat_pb2.ChatRequest) -> list[dict[str, Any]]:
         if fn.description:
             decl["description"] = fn.description
         decl["parameters"] = (
-            _struct(fn.parameters)
+            struct_json(fn.parameters)
             if fn.HasField("parameters")
             else {"type": "object", "properties": {}}
         )
@@ -369,7 +345,7 @@ def _response_format(request: chat_pb2.ChatRequest, body: dict[str, Any]) -> Non
             )
         body["response_format"] = {
             "type": "json_schema",
-            "json_schema": {"name": name, "schema": _struct(rf.json_schema)},
+            "json_schema": {"name": name, "schema": struct_json(rf.json_schema)},
         }
 
 
@@ -435,20 +411,7 @@ def to_chat_completions(
 
 
 def _malformed(what: str) -> GatewayError:
-    return GatewayError(
-        grpc.StatusCode.UNAVAILABLE,
-        f"Vertex AI's OpenAI-compatible endpoint sent a malformed {what}",
-        "UPSTREAM_MALFORMED_RESPONSE",
-    )
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool):
-        return 0
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
+    return upstream_malformed(f"OpenAI-compatible {what}")
 
 
 def _details(
@@ -456,7 +419,7 @@ def _details(
 ) -> list[common_pb2.ModalityTokenCount]:
     out = []
     for key, modality in keys.items():
-        count = _int(raw.get(key))
+        count = as_int(raw.get(key))
         if count > 0:
             out.append(common_pb2.ModalityTokenCount(modality=modality, token_count=count))
     return out
@@ -480,21 +443,21 @@ def usage_from(raw: Mapping[str, Any]) -> common_pb2.Usage:
     completion_tokens), unless total_tokens shows the server left reasoning out of
     completion_tokens (total = prompt + completion + reasoning).
     """
-    prompt = _int(raw.get("prompt_tokens"))
-    completion = _int(raw.get("completion_tokens"))
+    prompt = as_int(raw.get("prompt_tokens"))
+    completion = as_int(raw.get("completion_tokens"))
     p_details = raw.get("prompt_tokens_details")
     c_details = raw.get("completion_tokens_details")
     p_details = p_details if isinstance(p_details, Mapping) else {}
     c_details = c_details if isinstance(c_details, Mapping) else {}
-    reasoning = _int(c_details.get("reasoning_tokens"))
-    total = _int(raw.get("total_tokens"))
+    reasoning = as_int(c_details.get("reasoning_tokens"))
+    total = as_int(raw.get("total_tokens"))
     separate = reasoning > 0 and total == prompt + completion + reasoning
     return common_pb2.Usage(
         input_tokens=prompt,
         output_tokens=completion if separate else max(completion - reasoning, 0),
         reasoning_tokens=reasoning,
-        cached_input_tokens=_int(p_details.get("cached_tokens")),
-        cache_write_input_tokens=_int(p_details.get("cache_write_tokens")),
+        cached_input_tokens=as_int(p_details.get("cached_tokens")),
+        cache_write_input_tokens=as_int(p_details.get("cache_write_tokens")),
         total_tokens=total or prompt + completion,
         input_details=_details(p_details, _INPUT_DETAILS),
         output_details=_details(c_details, _OUTPUT_DETAILS),
@@ -531,7 +494,7 @@ def _arguments(raw: Any) -> tuple[struct_pb2.Struct, str | None]:
         return args, problem
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return args, None  # some servers send "" for a call without arguments
-    text = raw if isinstance(raw, str) else _compact(raw)
+    text = raw if isinstance(raw, str) else compact_json(raw)
     try:
         value = loads_strict(text)
     except ValueError:
@@ -615,7 +578,7 @@ def _candidate(raw: Any, position: int) -> chat_pb2.Candidate:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("message"), Mapping):
         raise _malformed("reply: a choice has no message object")
     message: Mapping[str, Any] = raw["message"]
-    index = _int(raw.get("index", position))
+    index = as_int(raw.get("index", position))
     parts: list[chat_pb2.Part] = []
     thought = _reasoning_text(message)
     if thought:
@@ -800,7 +763,7 @@ class OpenAIStream:
         if arguments is None or isinstance(arguments, str):
             text = arguments or ""
         else:
-            text = _compact(arguments)  # a server that sends the arguments as an object
+            text = compact_json(arguments)  # a server that sends the arguments as an object
         call = state.calls.get(index)
         if call is None:
             call = _Call(
@@ -824,7 +787,7 @@ class OpenAIStream:
         delta = raw.get("delta") or {}
         if not isinstance(delta, Mapping):
             raise _malformed("stream event: a choice's delta is not an object")
-        index = _int(raw.get("index", position))
+        index = as_int(raw.get("index", position))
         state = self._choices.setdefault(index, _Choice())
         parts: list[chat_pb2.Part] = []
         thought = _reasoning_text(delta)

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import grpc
 from vertex_gateway.v1 import common_pb2, embedding_pb2
 
-from server.errors import FieldViolation, GatewayError
+from server.errors import FieldViolation, GatewayError, invalid_request, upstream_malformed
 from server.routing.registry import ModelSpec
 
 from .message_checks import message_problems
@@ -63,12 +62,7 @@ def validate(request: embedding_pb2.EmbedRequest, spec: ModelSpec) -> None:
                 )
             )
     if out:
-        raise GatewayError(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            "; ".join(f"{v.field}: {v.description}" for v in out[:10]),
-            "INVALID_REQUEST",
-            field_violations=out,
-        )
+        raise invalid_request(out)
 
 
 def _budget(text: str, truncate: bool) -> int:
@@ -120,11 +114,7 @@ def to_predict(request: embedding_pb2.EmbedRequest, positions: Sequence[int]) ->
 
 
 def _malformed(what: str) -> GatewayError:
-    return GatewayError(
-        grpc.StatusCode.UNAVAILABLE,
-        f"Vertex AI sent a malformed embeddings reply: {what}",
-        "UPSTREAM_MALFORMED_RESPONSE",
-    )
+    return upstream_malformed(f"embeddings reply: {what}")
 
 
 def from_predict(payload: Any, count: int) -> tuple[list[embedding_pb2.Embedding], int]:
