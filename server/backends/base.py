@@ -61,3 +61,22 @@ class VertexBackend:
                 yield chunk
         finally:
             await events.aclose()  # type: ignore[attr-defined]
+
+
+# Vertex calls in flight for one caller request that needs several (embeddings split to the
+# model's limits): enough to hide latency, few enough not to spend a project's quota on one caller.
+MAX_CONCURRENT_CALLS = 8
+
+
+class FanOutBackend(VertexBackend):
+    """A backend that answers one request with several concurrent Vertex calls."""
+
+    def __init__(
+        self,
+        client: VertexClient,
+        target_for: Callable[[str], VertexTarget],
+        *,
+        concurrency: int = MAX_CONCURRENT_CALLS,
+    ) -> None:
+        super().__init__(client, target_for)
+        self._concurrency = concurrency

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from vertex_gateway.v1 import embedding_pb2
@@ -10,26 +9,13 @@ from vertex_gateway.v1 import embedding_pb2
 from server.routing.router import Route
 from server.translate import multimodal_embedding
 from server.translate.multimodal_embedding import Call
-from server.vertex.client import VertexClient
-from server.vertex.urls import VertexTarget
 
-from .base import VertexBackend
+from .base import FanOutBackend
 from .fanout import gather_bounded
-from .text_embedding import MAX_CONCURRENT_CALLS
 
 
-class MultimodalEmbeddingBackend(VertexBackend):
+class MultimodalEmbeddingBackend(FanOutBackend):
     """Embed for multimodalembedding@001: text, image and video-segment vectors per input."""
-
-    def __init__(
-        self,
-        client: VertexClient,
-        target_for: Callable[[str], VertexTarget],
-        *,
-        concurrency: int = MAX_CONCURRENT_CALLS,
-    ) -> None:
-        super().__init__(client, target_for)
-        self._concurrency = concurrency
 
     async def embed(
         self, route: Route, request: embedding_pb2.EmbedRequest, remaining: float | None

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from vertex_gateway.v1 import embedding_pb2
 
 from server.routing.router import Route
 from server.translate import text_embedding
-from server.vertex.client import VertexClient
-from server.vertex.urls import VertexTarget
 
-from .base import VertexBackend
+from .base import FanOutBackend
 from .fanout import gather_bounded
 
-# Vertex calls in flight for one Embed request: enough to hide latency for one-text-per-call
-# models, few enough not to spend a project's whole quota on one caller.
-MAX_CONCURRENT_CALLS = 8
 
-
-class TextEmbeddingBackend(VertexBackend):
+class TextEmbeddingBackend(FanOutBackend):
     """Embed for text-embedding-00x and gemini-embedding-001."""
-
-    def __init__(
-        self,
-        client: VertexClient,
-        target_for: Callable[[str], VertexTarget],
-        *,
-        concurrency: int = MAX_CONCURRENT_CALLS,
-    ) -> None:
-        super().__init__(client, target_for)
-        self._concurrency = concurrency
 
     async def embed(
         self, route: Route, request: embedding_pb2.EmbedRequest, remaining: float | None

@@ -150,7 +150,9 @@ def _offset(token: str, capabilities: Sequence[int]) -> int:
     return offset
 
 
-def list_page(router: Router, request: model_pb2.ListModelsRequest) -> model_pb2.ListModelsResponse:
+def list_page(
+    listing: Sequence[model_pb2.Model], request: model_pb2.ListModelsRequest
+) -> model_pb2.ListModelsResponse:
     """One page of the listing."""
     if request.page_size < 0 or request.page_size > MAX_PAGE_SIZE:
         raise invalid_argument(
@@ -161,7 +163,7 @@ def list_page(router: Router, request: model_pb2.ListModelsRequest) -> model_pb2
         if cap == model_pb2.CAPABILITY_UNSPECIFIED or cap not in model_pb2.Capability.values():
             raise invalid_argument(f"capabilities[{k}]", f"unknown capability {cap}")
     offset = _offset(request.page_token, wanted)
-    models = [m for m in all_models(router) if set(wanted) <= set(m.capabilities)]
+    models = [m for m in listing if set(wanted) <= set(m.capabilities)]
     size = request.page_size or DEFAULT_PAGE_SIZE
     page = models[offset : offset + size]
     reply = model_pb2.ListModelsResponse(models=page)
@@ -170,12 +172,12 @@ def list_page(router: Router, request: model_pb2.ListModelsRequest) -> model_pb2
     return reply
 
 
-def get_model(router: Router, name: str) -> model_pb2.Model:
+def get_model(router: Router, listing: Sequence[model_pb2.Model], name: str) -> model_pb2.Model:
     """One model by "models/{id}", id, publisher/id or alias."""
     ident = name.removeprefix("models/").strip()
     if not ident:
         raise invalid_argument("name", 'is required: "models/{id}", an id or an alias')
-    for model in all_models(router):
+    for model in listing:
         if model.id == ident:
             return model
     spec = router.lookup(ident)

@@ -20,15 +20,17 @@ class ModelService(model_pb2_grpc.ModelServiceServicer):
 
     def __init__(self, router: Router) -> None:
         self._router = router
+        # The listing follows from configuration alone: build it once, not per call.
+        self._models = catalog.all_models(router)
 
     @unary
     async def ListModels(
         self, request: model_pb2.ListModelsRequest, context: Ctx
     ) -> model_pb2.ListModelsResponse:
         """A page of the models a caller may use."""
-        return catalog.list_page(self._router, request)
+        return catalog.list_page(self._models, request)
 
     @unary
     async def GetModel(self, request: model_pb2.GetModelRequest, context: Ctx) -> model_pb2.Model:
         """One model by name, id or alias."""
-        return catalog.get_model(self._router, request.name)
+        return catalog.get_model(self._router, self._models, request.name)

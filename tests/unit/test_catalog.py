@@ -32,7 +32,9 @@ def test_allow_list_limits_the_listing() -> None:
 
 
 def test_get_model_refuses_models_off_the_allow_list() -> None:
+    r = router()
+    listing = catalog.all_models(r)
     with pytest.raises(GatewayError) as info:
-        catalog.get_model(router(), "gemini-2.5-pro")
+        catalog.get_model(r, listing, "gemini-2.5-pro")
     assert info.value.code == grpc.StatusCode.PERMISSION_DENIED
-    assert catalog.get_model(router(), "models/fast").alias_target == "google/gemini-2.5-flash"
+    assert catalog.get_model(r, listing, "models/fast").alias_target == "google/gemini-2.5-flash"
