@@ -46,7 +46,8 @@ from server.services.models import ModelService
 from server.services.unimplemented import unimplemented_servicer
 from server.vertex.auth import AuthProvider, build_auth
 from server.vertex.client import VertexClient
-from server.vertex.http import AiohttpTransport, Transport
+from server.vertex.http import Transport
+from server.vertex.http1 import Http1Transport
 from server.vertex.urls import VertexTarget
 
 log = logging.getLogger("vertex_gateway")
@@ -132,7 +133,7 @@ async def create_gateway(
     v = config.vertex
     if auth is None:
         auth = await build_auth(v.credentials)
-    transport = transport or AiohttpTransport(
+    transport = transport or Http1Transport(
         max_connections=v.max_connections,
         connect_timeout=v.connect_timeout_seconds,
         idle_read_timeout=v.request_timeout_seconds,

@@ -13,6 +13,7 @@ from server.errors import GatewayError, invalid_argument
 
 from .registry import Capability, ModelSpec, Registry
 
+_ROUTE_CACHE = 4096
 _MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$")
 
 
@@ -61,6 +62,7 @@ class Router:
         self._default_location = default_location
         self._aliases = dict(aliases or {})
         self._allowed = {self._normalize(m) for m in allow_models} if allow_models else None
+        self._routes: dict[tuple[str, Capability], Route] = {}
 
     @property
     def registry(self) -> Registry:
@@ -112,6 +114,17 @@ class Router:
 
     def resolve(self, model: str, capability: Capability, *, field: str = "model") -> Route:
         """The route for `model`, or an error naming the model and what is wrong."""
+        key = (model, capability)
+        route = self._routes.get(key)
+        if route is None:
+            route = self._resolve(model, capability, field)
+            # The registry is fixed once the gateway is built, so a route found stays right; the
+            # bound keeps callers' spellings from growing the cache without limit.
+            if len(self._routes) < _ROUTE_CACHE:
+                self._routes[key] = route
+        return route
+
+    def _resolve(self, model: str, capability: Capability, field: str) -> Route:
         text = self._normalize(model)
         if not text:
             raise invalid_argument(field, "is required (an alias, a model id or publisher/model)")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import json_format, struct_pb2
 from vertex_gateway.v1 import chat_pb2, common_pb2
 
 from server.errors import GatewayError, invalid_argument, upstream_malformed
@@ -21,6 +21,7 @@ from server.routing.registry import ModelSpec, Reasoning
 
 from .json_schema import ref_sibling_problem
 from .json_values import as_int, b64, struct_from, struct_json
+from .timestamps import timestamp
 
 _T = TypeVar("_T")
 MAX_CANDIDATES = 8
@@ -384,39 +385,51 @@ def to_count_tokens(request: chat_pb2.CountTokensRequest) -> dict[str, Any]:
 
 
 def _details(items: Any) -> list[common_pb2.ModalityTokenCount]:
-    out = []
-    for item in items or []:
-        if isinstance(item, Mapping):
-            out.append(
-                common_pb2.ModalityTokenCount(
-                    modality=_MODALITY.get(
-                        str(item.get("modality")), common_pb2.MODALITY_UNSPECIFIED
-                    ),
-                    token_count=as_int(item.get("tokenCount")),
-                )
-            )
-    return out
+    if not isinstance(items, list):
+        return []
+    return [
+        common_pb2.ModalityTokenCount(
+            modality=_MODALITY.get(str(item.get("modality")), common_pb2.MODALITY_UNSPECIFIED),
+            token_count=as_int(item.get("tokenCount")),
+        )
+        for item in items
+        if isinstance(item, dict)
+    ]
+
+
+# usageMetadata member -> Usage field; a reply carries only some of them.
+_USAGE_COUNTS = {
+    "promptTokenCount": "input_tokens",
+    "candidatesTokenCount": "output_tokens",
+    "thoughtsTokenCount": "reasoning_tokens",
+    "cachedContentTokenCount": "cached_input_tokens",
+    "toolUsePromptTokenCount": "tool_use_prompt_tokens",
+    "totalTokenCount": "total_tokens",
+}
+_USAGE_DETAILS = {
+    "promptTokensDetails": "input_details",
+    "candidatesTokensDetails": "output_details",
+    "cacheTokensDetails": "cached_details",
+    "toolUsePromptTokensDetails": "tool_use_prompt_details",
+}
 
 
 def usage_from(meta: Mapping[str, Any]) -> common_pb2.Usage:
     """Every counter of `usageMetadata`."""
-    return common_pb2.Usage(
-        input_tokens=as_int(meta.get("promptTokenCount")),
-        output_tokens=as_int(meta.get("candidatesTokenCount")),
-        reasoning_tokens=as_int(meta.get("thoughtsTokenCount")),
-        cached_input_tokens=as_int(meta.get("cachedContentTokenCount")),
-        tool_use_prompt_tokens=as_int(meta.get("toolUsePromptTokenCount")),
-        total_tokens=as_int(meta.get("totalTokenCount")),
-        input_details=_details(meta.get("promptTokensDetails")),
-        output_details=_details(meta.get("candidatesTokensDetails")),
-        cached_details=_details(meta.get("cacheTokensDetails")),
-        tool_use_prompt_details=_details(meta.get("toolUsePromptTokensDetails")),
-        traffic_type=str(meta.get("trafficType") or ""),
-    )
+    usage = common_pb2.Usage()
+    for key, value in meta.items():
+        count = _USAGE_COUNTS.get(key)
+        if count is not None:
+            setattr(usage, count, as_int(value))
+        elif key in _USAGE_DETAILS:
+            getattr(usage, _USAGE_DETAILS[key]).extend(_details(value))
+        elif key == "trafficType":
+            usage.traffic_type = str(value or "")
+    return usage
 
 
 def _has_counts(meta: Any) -> bool:
-    return isinstance(meta, Mapping) and any(k.endswith("TokenCount") for k in meta)
+    return isinstance(meta, dict) and any(k.endswith("TokenCount") for k in meta)
 
 
 def _decode_b64(value: Any) -> bytes:
@@ -441,7 +454,7 @@ def _reply_part(
         index = calls.get(candidate, 0)
         calls[candidate] = index + 1
         args = struct_pb2.Struct()
-        if isinstance(call.get("args"), Mapping):
+        if isinstance(call.get("args"), dict):
             # A value a Struct cannot hold leaves the arguments empty; the service then finds
             # them wrong for the declared schema and reports the call as malformed.
             args, _ = struct_from(call["args"])
@@ -479,7 +492,7 @@ def _reply_part(
 def _ratings(items: Any) -> list[chat_pb2.SafetyRating]:
     out = []
     for r in items or []:
-        if isinstance(r, Mapping):
+        if isinstance(r, dict):
             out.append(
                 chat_pb2.SafetyRating(
                     category=str(r.get("category", "")),
@@ -538,7 +551,7 @@ def candidate_from(
         for p in (
             _reply_part(r, calls, index, response_id)
             for r in content.get("parts") or []
-            if isinstance(r, Mapping)
+            if isinstance(r, dict)
         )
         if p is not None
     ]
@@ -563,7 +576,7 @@ def candidate_from(
             title=str(c.get("title", "")),
             license=str(c.get("license", "")),
         )
-    if isinstance(raw.get("groundingMetadata"), Mapping):
+    if isinstance(raw.get("groundingMetadata"), dict):
         candidate.grounding.CopyFrom(_grounding(raw["groundingMetadata"]))
     if isinstance(raw.get("avgLogprobs"), int | float):
         candidate.avg_logprobs = float(raw["avgLogprobs"])
@@ -586,17 +599,6 @@ def _prompt_feedback(raw: Mapping[str, Any]) -> chat_pb2.PromptFeedback:
     )
 
 
-def _timestamp(text: Any) -> timestamp_pb2.Timestamp | None:
-    if not isinstance(text, str) or not text:
-        return None
-    ts = timestamp_pb2.Timestamp()
-    try:
-        ts.FromJsonString(text)
-    except ValueError:
-        return None
-    return ts
-
-
 def _tolerant(convert: Callable[..., _T]) -> Callable[..., _T]:
     """Report a reply whose members have the wrong JSON types as a malformed upstream reply
     (UNAVAILABLE), never as an internal error."""
@@ -614,7 +616,7 @@ def _tolerant(convert: Callable[..., _T]) -> Callable[..., _T]:
 @_tolerant
 def from_generate_content(payload: Any, *, model: str) -> chat_pb2.ChatResponse:
     """A ChatResponse from a generateContent reply."""
-    if not isinstance(payload, Mapping):
+    if not isinstance(payload, dict):
         raise upstream_malformed("response: expected a JSON object")
     response_id = str(payload.get("responseId", ""))
     reply = chat_pb2.ChatResponse(
@@ -624,15 +626,15 @@ def from_generate_content(payload: Any, *, model: str) -> chat_pb2.ChatResponse:
         candidates=[
             candidate_from(c, i, response_id=response_id)
             for i, c in enumerate(payload.get("candidates") or [])
-            if isinstance(c, Mapping)
+            if isinstance(c, dict)
         ],
     )
     meta = payload.get("usageMetadata")
-    if isinstance(meta, Mapping):
+    if isinstance(meta, dict):
         reply.usage.CopyFrom(usage_from(meta))
-    if isinstance(payload.get("promptFeedback"), Mapping):
+    if isinstance(payload.get("promptFeedback"), dict):
         reply.prompt_feedback.CopyFrom(_prompt_feedback(payload["promptFeedback"]))
-    created = _timestamp(payload.get("createTime"))
+    created = timestamp(payload.get("createTime"))
     if created is not None:
         reply.create_time.CopyFrom(created)
     return reply
@@ -658,7 +660,7 @@ class GeminiStream:
         return _tolerant(self._feed)(payload)
 
     def _feed(self, payload: Any) -> chat_pb2.StreamChatResponse:
-        if not isinstance(payload, Mapping):
+        if not isinstance(payload, dict):
             raise upstream_malformed("stream event: expected a JSON object")
         response_id = str(payload.get("responseId", ""))
         chunk = chat_pb2.StreamChatResponse(
@@ -668,16 +670,16 @@ class GeminiStream:
             candidates=[
                 candidate_from(c, i, response_id=response_id, calls=self._calls)
                 for i, c in enumerate(payload.get("candidates") or [])
-                if isinstance(c, Mapping)
+                if isinstance(c, dict)
             ],
         )
         self._first = False
         meta = payload.get("usageMetadata")
         # Intermediate events carry only {"trafficType": ...}: usage goes on the one with counts.
         if _has_counts(meta):
-            assert isinstance(meta, Mapping)
+            assert isinstance(meta, dict)
             chunk.usage.CopyFrom(usage_from(meta))
-        if isinstance(payload.get("promptFeedback"), Mapping):
+        if isinstance(payload.get("promptFeedback"), dict):
             chunk.prompt_feedback.CopyFrom(_prompt_feedback(payload["promptFeedback"]))
             self._ended = self._ended or bool(chunk.prompt_feedback.native_block_reason)
         for candidate in chunk.candidates:
@@ -703,7 +705,7 @@ class GeminiStream:
 
 def count_tokens_from(payload: Any) -> chat_pb2.CountTokensResponse:
     """A CountTokensResponse from a countTokens reply."""
-    if not isinstance(payload, Mapping):
+    if not isinstance(payload, dict):
         raise upstream_malformed("response: expected a JSON object")
     if "totalTokens" not in payload:
         # Fail loudly rather than report 0 tokens (a peer's long-standing bug).

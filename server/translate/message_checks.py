@@ -8,11 +8,12 @@ naming the field instead of a default silently applied or a failure deep in a tr
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 
 from google.protobuf import struct_pb2
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from server.errors import FieldViolation
@@ -43,24 +44,60 @@ def _json_problems(value: Message, path: str) -> Iterator[FieldViolation]:
             yield from _json_problems(value.list_value, path)
 
 
+_SKIP, _ENUM, _JSON, _MESSAGE = range(4)
+_JSON_TYPES = (_STRUCT, _VALUE, _LIST)
+
+
+@functools.cache
+def _may_hold_problems(descriptor: Descriptor) -> bool:
+    """Whether a message of this type can hold an enum or a JSON value at any depth."""
+    todo, seen = [descriptor], set()
+    while todo:
+        d = todo.pop()
+        if d.full_name in seen:
+            continue
+        seen.add(d.full_name)
+        if d.full_name in _JSON_TYPES:
+            return True
+        for f in d.fields:
+            if f.type == FieldDescriptor.TYPE_ENUM:
+                return True
+            if f.message_type is not None and not f.message_type.GetOptions().map_entry:
+                todo.append(f.message_type)
+    return False
+
+
+@functools.cache
+def _field_plan(field: FieldDescriptor) -> tuple[int, frozenset[int]]:
+    """What checking a field takes, worked out once per field (the walk is on every call)."""
+    if field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
+        return _ENUM, frozenset(field.enum_type.values_by_number)
+    m = field.message_type
+    if field.type != FieldDescriptor.TYPE_MESSAGE or m is None or m.GetOptions().map_entry:
+        return _SKIP, frozenset()  # string maps (labels) hold no enums or JSON values
+    if m.full_name in _JSON_TYPES:
+        return _JSON, frozenset()
+    return (_MESSAGE if _may_hold_problems(m) else _SKIP), frozenset()
+
+
 def message_problems(message: Message, path: str = "") -> Iterator[FieldViolation]:
     """Unknown enum numbers and non-finite JSON numbers anywhere in `message`."""
     for field, value in message.ListFields():
+        kind, numbers = _field_plan(field)
+        if kind == _SKIP:
+            continue
         where = f"{path}.{field.name}" if path else field.name
         repeated = field.is_repeated
-        if field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
-            numbers = field.enum_type.values_by_number
-            for i, number in enumerate(value if repeated else [value]):
+        items = value if repeated else (value,)
+        if kind == _ENUM:
+            for i, number in enumerate(items):
                 if number not in numbers:
                     at = f"{where}[{i}]" if repeated else where
                     yield FieldViolation(at, f"unknown value {number}")
-        elif field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None:
-            if field.message_type.GetOptions().map_entry:
-                continue  # string maps (labels) hold no enums or JSON values
-            items = value if repeated else [value]
-            for i, item in enumerate(items):
-                at = f"{where}[{i}]" if repeated else where
-                if item.DESCRIPTOR.full_name in (_STRUCT, _VALUE, _LIST):
-                    yield from _json_problems(item, at)
-                else:
-                    yield from message_problems(item, at)
+            continue
+        for i, item in enumerate(items):
+            at = f"{where}[{i}]" if repeated else where
+            if kind == _JSON:
+                yield from _json_problems(item, at)
+            else:
+                yield from message_problems(item, at)

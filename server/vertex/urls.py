@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -75,10 +76,13 @@ def _segment(value: str, what: str) -> str:
     return quote(value, safe="@.-_")
 
 
+@functools.lru_cache(maxsize=1024)
 def publisher_model_url(
     target: VertexTarget, publisher: str, model: str, method: str, *, sse: bool = False
 ) -> str:
-    """URL of a method on a publisher model, e.g. `...:generateContent`."""
+    """URL of a method on a publisher model, e.g. `...:generateContent`.
+
+    Cached: every call to a model builds the same URL, and quoting is not free."""
     path = (
         f"publishers/{_segment(publisher, 'publisher')}/models/{_segment(model, 'model')}:{method}"
     )

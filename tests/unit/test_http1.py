@@ -1,0 +1,363 @@
+"""The HTTP/1.1 transport against a scripted raw-socket server: framing, pooling, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from server.vertex.errors import VertexError
+from server.vertex.http1 import Http1Transport, parse_url, request_head
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
+
+
+class Scripted:
+    """A server that runs `script(reader, writer, request_number)` for every request it reads;
+    it counts connections and notices clients that went away."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.connections = 0
+        self.requests = 0
+        self.disconnects = 0
+        self.server: asyncio.Server | None = None
+        self.bodies: list[bytes] = []
+
+    async def __aenter__(self) -> Scripted:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/v1/models/m:generateContent"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.decode().split("\r\n"):
+                    if line.lower().startswith("content-length:"):
+                        length = int(line.split(":", 1)[1])
+                self.bodies.append(await reader.readexactly(length))
+                self.requests += 1
+                await self.script(reader, writer, self.requests)
+                if writer.is_closing():
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.disconnects += 1
+        finally:
+            writer.close()
+
+
+def reply(body: bytes, *headers: str, status: str = "200 OK") -> bytes:
+    lines = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def post(t: Http1Transport, url: str, timeout: float | None = 5.0) -> tuple[int, bytes]:
+    resp = await t.post(url, {"content-type": "application/json"}, b'{"a":1}', timeout)
+    return resp.status, resp.body
+
+
+@pytest.fixture
+async def transport() -> AsyncIterator[Http1Transport]:
+    t = Http1Transport(connect_timeout=2.0, idle_read_timeout=5.0)
+    yield t
+    await t.close()
+
+
+async def test_keep_alive_reuses_one_connection(transport: Http1Transport) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(reply(f'{{"n":{n}}}'.encode(), "Content-Type: application/json"))
+
+    async with Scripted(script) as s:
+        assert await post(transport, s.url) == (200, b'{"n":1}')
+        assert await post(transport, s.url) == (200, b'{"n":2}')
+        assert s.connections == 1
+        assert s.bodies == [b'{"a":1}', b'{"a":1}']
+
+
+async def test_concurrent_requests_use_separate_connections(transport: Http1Transport) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        await asyncio.sleep(0.05)
+        w.write(reply(b"ok"))
+
+    async with Scripted(script) as s:
+        results = await asyncio.gather(*(post(transport, s.url) for _ in range(5)))
+        assert results == [(200, b"ok")] * 5
+        assert s.connections == 5
+
+
+async def test_chunked_reply_is_decoded(transport: Http1Transport) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        w.write(b"5\r\nhello\r\n")
+        await w.drain()
+        w.write(b"6\r\n world\r\n0\r\n\r\n")
+
+    async with Scripted(script) as s:
+        assert await post(transport, s.url) == (200, b"hello world")
+        assert await post(transport, s.url) == (200, b"hello world")
+        assert s.connections == 1
+
+
+async def test_gzip_reply_is_decompressed(transport: Http1Transport) -> None:
+    payload = b'{"candidates":[]}' * 100
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(reply(gzip.compress(payload), "Content-Encoding: gzip"))
+
+    async with Scripted(script) as s:
+        assert await post(transport, s.url) == (200, payload)
+
+
+async def test_unknown_content_encoding_is_a_lost_connection(transport: Http1Transport) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(reply(b"xx", "Content-Encoding: br"))
+
+    async with Scripted(script) as s:
+        with pytest.raises(VertexError) as err:
+            await post(transport, s.url)
+        assert err.value.reason == "UPSTREAM_CONNECTION_LOST"
+
+
+async def test_connection_close_is_honoured(transport: Http1Transport) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(reply(b"ok", "Connection: close"))
+        await w.drain()
+        w.close()
+
+    async with Scripted(script) as s:
+        assert await post(transport, s.url) == (200, b"ok")
+        assert await post(transport, s.url) == (200, b"ok")
+        assert s.connections == 2
+
+
+async def test_body_until_close_without_length(transport: Http1Transport) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it")
+        await w.drain()
+        w.close()
+
+    async with Scripted(script) as s:
+        assert await post(transport, s.url) == (200, b"all of it")
+
+
+async def test_error_status_and_body_are_returned(transport: Http1Transport) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(reply(b'{"error":{"code":429}}', status="429 Too Many Requests"))
+
+    async with Scripted(script) as s:
+        assert await post(transport, s.url) == (429, b'{"error":{"code":429}}')
+
+
+async def test_idle_connection_closed_by_server_is_replaced(transport: Http1Transport) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(reply(b"ok"))
+        await w.drain()
+        w.close()  # closes without announcing it, as idle keep-alive timeouts do
+
+    async with Scripted(script) as s:
+        assert await post(transport, s.url) == (200, b"ok")
+        await asyncio.sleep(0.05)
+        assert await post(transport, s.url) == (200, b"ok")
+        assert s.connections == 2
+
+
+async def test_reused_connection_dropped_before_reply_is_retried_once(
+    transport: Http1Transport,
+) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        if n == 2:  # the keep-alive race: the server drops the connection as the request lands
+            w.transport.abort()
+            return
+        w.write(reply(b"ok"))
+
+    async with Scripted(script) as s:
+        assert await post(transport, s.url) == (200, b"ok")
+        assert await post(transport, s.url) == (200, b"ok")
+        assert s.requests == 3 and s.connections == 2
+
+
+async def test_fresh_connection_dropped_before_reply_is_not_retried(
+    transport: Http1Transport,
+) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.transport.abort()
+
+    async with Scripted(script) as s:
+        with pytest.raises(VertexError) as err:
+            await post(transport, s.url)
+        assert err.value.reason == "UPSTREAM_CONNECTION_FAILED"
+        assert s.requests == 1
+
+
+async def test_reply_cut_mid_body_is_connection_lost(transport: Http1Transport) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this")
+        await w.drain()
+        w.transport.abort()
+
+    async with Scripted(script) as s:
+        with pytest.raises(VertexError) as err:
+            await post(transport, s.url)
+        assert err.value.code == "UNAVAILABLE"
+        assert err.value.reason == "UPSTREAM_CONNECTION_LOST"
+
+
+async def test_malformed_reply_is_connection_lost(transport: Http1Transport) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(b"NOT HTTP AT ALL\r\n\r\n")
+
+    async with Scripted(script) as s:
+        with pytest.raises(VertexError) as err:
+            await post(transport, s.url)
+        assert err.value.reason == "UPSTREAM_CONNECTION_LOST"
+
+
+async def test_deadline_covers_the_whole_reply_and_closes_the_connection(
+    transport: Http1Transport,
+) -> None:
+    client_closed = asyncio.Event()
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345")
+        await w.drain()
+        await r.read()  # returns at EOF: the client gave up and closed
+        client_closed.set()
+
+    async with Scripted(script) as s:
+        with pytest.raises(VertexError) as err:
+            await post(transport, s.url, timeout=0.2)
+        assert err.value.code == "DEADLINE_EXCEEDED"
+        await asyncio.wait_for(client_closed.wait(), 2)
+
+
+async def test_spent_deadline_fails_before_sending(transport: Http1Transport) -> None:
+    with pytest.raises(VertexError) as err:
+        await transport.post("http://127.0.0.1:9/x", {}, b"", 0)
+    assert err.value.code == "DEADLINE_EXCEEDED"
+
+
+async def test_refused_connection_is_connection_failed(transport: Http1Transport) -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    with pytest.raises(VertexError) as err:
+        await transport.post(f"http://127.0.0.1:{port}/x", {}, b"", 2)
+    assert err.value.code == "UNAVAILABLE"
+    assert err.value.reason == "UPSTREAM_CONNECTION_FAILED"
+
+
+async def test_stream_yields_chunks_as_they_arrive(transport: Http1Transport) -> None:
+    release = asyncio.Event()
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await w.drain()
+        await release.wait()
+        w.write(b"4\r\nlast\r\n0\r\n\r\n")
+
+    async with Scripted(script) as s:
+        async with transport.stream(s.url, {}, b"{}", 5) as resp:
+            assert resp.status == 200
+            chunks = resp.chunks()
+            assert await chunks.__anext__() == b"first"  # before the server sends the rest
+            release.set()
+            assert [c async for c in chunks] == [b"last"]
+        async with transport.stream(s.url, {}, b"{}", 5) as resp:
+            assert await resp.read() == b"firstlast"
+        assert s.connections == 1
+
+
+async def test_stream_left_early_closes_the_connection(transport: Http1Transport) -> None:
+    client_closed = asyncio.Event()
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await w.drain()
+        await r.read()  # returns at EOF: the client stopped reading and closed
+        client_closed.set()
+
+    async with Scripted(script) as s:
+        async with transport.stream(s.url, {}, b"{}", 5) as resp:
+            async for _ in resp.chunks():
+                break
+        await asyncio.wait_for(client_closed.wait(), 2)
+        assert s.connections == 1
+
+
+async def test_stream_without_deadline_has_an_idle_read_limit() -> None:
+    t = Http1Transport(idle_read_timeout=0.2)
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(3):  # gaps shorter than the limit are fine
+            w.write(b"1\r\nx\r\n")
+            await w.drain()
+            await asyncio.sleep(0.1)
+        await r.read()  # then silence
+
+    try:
+        async with Scripted(script) as s, t.stream(s.url, {}, b"{}", None) as resp:
+            got = []
+            with pytest.raises(VertexError) as err:
+                async for chunk in resp.chunks():
+                    got.append(chunk)
+            assert got == [b"x", b"x", b"x"]
+            assert err.value.code == "DEADLINE_EXCEEDED"
+    finally:
+        await t.close()
+
+
+async def test_large_stream_is_delivered_whole_with_flow_control(
+    transport: Http1Transport,
+) -> None:
+    block = bytes(range(256)) * 256  # 64 KiB
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(f"HTTP/1.1 200 OK\r\nContent-Length: {len(block) * 64}\r\n\r\n".encode())
+        for _ in range(64):  # 4 MiB, more than the client buffers before pausing
+            w.write(block)
+            await w.drain()
+
+    async with Scripted(script) as s, transport.stream(s.url, {}, b"{}", 10) as resp:
+        total = 0
+        async for chunk in resp.chunks():
+            total += len(chunk)
+            await asyncio.sleep(0)  # a slow reader
+        assert total == len(block) * 64
+
+
+def test_header_with_line_break_is_refused() -> None:
+    origin = parse_url("https://us-central1-aiplatform.googleapis.com/v1/x:predict")
+    with pytest.raises(ValueError):
+        request_head("POST", origin, {"authorization": "Bearer x\r\nx-evil: 1"}, 0)
+
+
+def test_request_head_and_url_parts() -> None:
+    origin = parse_url("https://aiplatform.googleapis.com/v1/p/x:streamGenerateContent?alt=sse")
+    assert origin.key == ("https", "aiplatform.googleapis.com", 443)
+    head = request_head("POST", origin, {"content-type": "application/json"}, 7)
+    assert head == (
+        b"POST /v1/p/x:streamGenerateContent?alt=sse HTTP/1.1\r\n"
+        b"host: aiplatform.googleapis.com\r\n"
+        b"content-type: application/json\r\n"
+        b"content-length: 7\r\n\r\n"
+    )
+    assert parse_url("http://127.0.0.1:8080/v1").host_header == "127.0.0.1:8080"
+    assert parse_url("http://[::1]:8080/v1").host_header == "[::1]:8080"
+    with pytest.raises(ValueError):
+        parse_url("ftp://example.com/x")
