@@ -47,6 +47,22 @@ class EmulatorAdmin:
         """Disarm every armed fault."""
         self._call("DELETE", "faults")
 
+    def add_resources(
+        self, project: str, location: str, *, models: int = 0, endpoints: int = 0
+    ) -> dict[str, int]:
+        """Add generated custom models and empty endpoints (a reset restores the seed)."""
+        result: dict[str, int] = self._call(
+            "POST",
+            "resources",
+            json={
+                "project": project,
+                "location": location,
+                "models": models,
+                "endpoints": endpoints,
+            },
+        )
+        return result
+
     def create_service_account(self, project_id: str = "emulator-project") -> dict[str, Any]:
         """A complete service-account key file whose ``token_uri`` is this emulator."""
         result: dict[str, Any] = self._call(

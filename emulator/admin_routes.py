@@ -114,6 +114,28 @@ async def reset(request: web.Request) -> web.Response:
     return json_response({"config": state.config.to_json()})
 
 
+async def resources(request: web.Request) -> web.Response:
+    """Add generated custom models and endpoints to a project and location (paging tests)."""
+    try:
+        body = await _json_body(request)
+    except ValueError as exc:
+        return _admin_error(str(exc))
+    project, location = body.get("project"), body.get("location")
+    models, endpoints = body.get("models", 0), body.get("endpoints", 0)
+    if not isinstance(project, str) or not isinstance(location, str):
+        return _admin_error("project and location must be strings")
+    if type(models) is not int or type(endpoints) is not int or models < 0 or endpoints < 0:
+        return _admin_error("models and endpoints must be non-negative integers")
+    store = state_of(request).resources
+    store.add_generated(project, location, models=models, endpoints=endpoints)
+    return json_response(
+        {
+            "models": len(store.models(project, location)),
+            "endpoints": len(store.endpoints(project, location)),
+        }
+    )
+
+
 async def health(request: web.Request) -> web.Response:
     """Liveness."""
     return json_response({"status": "ok"})
@@ -133,3 +155,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/stats", stats)
     app.router.add_post(f"{PREFIX}/reset", reset)
     app.router.add_get(f"{PREFIX}/health", health)
+    app.router.add_post(f"{PREFIX}/resources", resources)

@@ -10,6 +10,7 @@ from aiohttp import web
 from emulator.auth import AuthPolicy, TokenStore
 from emulator.config import RuntimeConfig, ServerOptions
 from emulator.faults import FaultBook
+from emulator.project_resources import ProjectResources
 from emulator.records import RecordLog
 from emulator.service_accounts import ServiceAccountRegistry
 
@@ -39,9 +40,10 @@ class EmulatorState:
         self.faults = FaultBook()
         self.stats = Stats()
         self.policy = AuthPolicy(frozenset(options.api_keys), options.allow_anonymous)
+        self.resources = ProjectResources()
 
     def reset(self) -> None:
-        """Clear requests, faults and counters, restore the default config.
+        """Clear requests, faults and counters, restore the default config and project resources.
 
         Service accounts, API keys, issued tokens and the audit trail survive.
         """
@@ -49,6 +51,7 @@ class EmulatorState:
         self.faults.clear()
         self.stats = Stats()
         self.config = self.options.default_config()
+        self.resources.clear()
 
 
 STATE_KEY: web.AppKey[EmulatorState] = web.AppKey("emulator_state", EmulatorState)

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import errors, rules
+from emulator import errors, listing, rules
 from emulator.auth import Credentials, check_credentials, presented_credentials
 from emulator.catalog import ModelInfo, find_model, is_valid_location
 from emulator.discovery import SchemaError, document
@@ -171,6 +171,7 @@ async def _serve(
 ) -> web.StreamResponse:
     registry = request.app[REGISTRY_KEY]
     target = parse_path(request.path)
+    listing_of = listing.parse(request.path) if request.method == "GET" else None
     spec = registry.lookup(target) if target else None
     check: BodyCheck | None = None
     custom_problems: list[str] = []
@@ -194,7 +195,13 @@ async def _serve(
         tokens=state.tokens,
         policy=state.policy,
         express=bool(target and target.express),
-        rpc_method=rpc_spec.rpc_name(target.version) if rpc_spec and target else None,
+        rpc_method=(
+            listing_of.rpc
+            if listing_of
+            else rpc_spec.rpc_name(target.version)
+            if rpc_spec and target
+            else None
+        ),
     )
     if auth_error is not None:
         return errors.error_response(auth_error)
@@ -213,6 +220,8 @@ async def _serve(
         if fault.kind is FaultKind.SLOW:
             await pause(request, fault.delay_ms / 1000)
 
+    if listing_of is not None:
+        return listing.respond(listing_of, request, state)
     if target is None or request.method != "POST":
         return errors.html_not_found(request.path)
     if target.location is not None and not is_valid_location(target.location):

@@ -33,6 +33,7 @@ from vertex_gateway.v1 import (
 from server import __version__
 from server.backends.claude_chat import ClaudeChatBackend
 from server.backends.gemini_chat import GeminiChatBackend
+from server.backends.model_discovery import ModelDiscovery
 from server.backends.multimodal_embedding import MultimodalEmbeddingBackend
 from server.backends.openai_chat import OpenAIChatBackend
 from server.backends.text_embedding import TextEmbeddingBackend
@@ -99,6 +100,7 @@ class Gateway:
     health: health_aio.HealthServicer
     client: VertexClient
     port: int
+    discovery: ModelDiscovery | None = None
     _stopped: bool = field(default=False)
 
     async def start(self) -> None:
@@ -119,6 +121,8 @@ class Gateway:
         if self.config.server.shutdown_drain_seconds > 0:
             await asyncio.sleep(self.config.server.shutdown_drain_seconds)
         await self.server.stop(self.config.server.shutdown_grace_seconds)
+        if self.discovery is not None:
+            await self.discovery.close()
         await self.client.transport.close()
 
 
@@ -187,7 +191,15 @@ async def create_gateway(
         ),
         server,
     )
-    model_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(router), server)
+    discovery = None
+    if v.model_discovery:
+        discovery = ModelDiscovery(
+            client,
+            target_for(v.location),
+            tuple(sorted({spec.publisher for spec in registry.all()})),
+            v.model_discovery_ttl_seconds,
+        )
+    model_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(router, discovery), server)
     for pb2, pb2_grpc, name in _NOT_YET:
         rpcs = [m.name for m in pb2.DESCRIPTOR.services_by_name[name].methods]
         servicer = unimplemented_servicer(
@@ -205,4 +217,4 @@ async def create_gateway(
     port = server.add_insecure_port(config.server.listen)
     if port == 0:
         raise RuntimeError(f"cannot listen on {config.server.listen}")
-    return Gateway(config, server, health_servicer, client, port)
+    return Gateway(config, server, health_servicer, client, port, discovery)

@@ -65,6 +65,10 @@ class VertexConfig:
     max_connections: int = 512
     max_request_bytes: int = 48 * MIB
     max_stream_event_bytes: int = 64 * MIB
+    # ListModels also lists the project's endpoints and custom models and reads the publisher
+    # catalogs; what it found is kept this long before Vertex is asked again.
+    model_discovery: bool = True
+    model_discovery_ttl_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,8 @@ _ENV_SCALARS: dict[str, tuple[str, str]] = {
     "VG_VERTEX_API_VERSION": ("vertex", "api_version"),
     "VG_REQUEST_TIMEOUT_SECONDS": ("vertex", "request_timeout_seconds"),
     "VG_MAX_REQUEST_BYTES": ("vertex", "max_request_bytes"),
+    "VG_MODEL_DISCOVERY": ("vertex", "model_discovery"),
+    "VG_MODEL_DISCOVERY_TTL_SECONDS": ("vertex", "model_discovery_ttl_seconds"),
     "VG_CREDENTIALS": ("credentials", "source"),
     "GOOGLE_APPLICATION_CREDENTIALS": ("credentials", "file"),
     "VG_CREDENTIALS_FILE": ("credentials", "file"),
@@ -326,6 +332,8 @@ def validate(config: GatewayConfig) -> None:
             raise ConfigError(f"server.{name} must be at least 1 MiB")
     if v.max_request_bytes < 1024:
         raise ConfigError("vertex.max_request_bytes is too small")
+    if not v.model_discovery_ttl_seconds > 0:
+        raise ConfigError("vertex.model_discovery_ttl_seconds must be positive")
     for alias, target in config.aliases.items():
         if not alias or not target:
             raise ConfigError("aliases need a non-empty name and model")

@@ -14,6 +14,7 @@ import grpc
 from vertex_gateway.v1 import common_pb2, model_pb2
 
 from server.errors import GatewayError, invalid_argument
+from server.translate import model_listing
 
 from .registry import Capability, Family, ModelSpec
 from .router import Router, vertex_resource
@@ -90,8 +91,19 @@ def model_entry(spec: ModelSpec, default_location: str) -> model_pb2.Model:
     return model
 
 
-def all_models(router: Router) -> list[model_pb2.Model]:
-    """Every model a caller may use, without duplicates, in a stable order."""
+def all_models(
+    router: Router, discovered: model_listing.DiscoveredModels | None = None
+) -> list[model_pb2.Model]:
+    """Every model a caller may use, without duplicates, in a stable order: the registry,
+    aliases and allow-list, then what Vertex lists (endpoints, custom models, then catalog
+    models the registry does not know), publisher metadata filling in version and stage."""
+    out = _configured(router)
+    if discovered is not None:
+        _add_discovered(router, out, discovered)
+    return out
+
+
+def _configured(router: Router) -> list[model_pb2.Model]:
     out: list[model_pb2.Model] = []
     by_key: dict[str, model_pb2.Model] = {}
     for spec in router.registry.all():
@@ -122,24 +134,64 @@ def all_models(router: Router) -> list[model_pb2.Model]:
     return out
 
 
+def _add_discovered(
+    router: Router, out: list[model_pb2.Model], found: model_listing.DiscoveredModels
+) -> None:
+    catalog: dict[str, dict[str, object]] = {}
+    for item in found.catalog:
+        key = model_listing.catalog_key(item)
+        if key is not None and key not in catalog:
+            catalog[key] = item
+    for entry in out:
+        metadata = catalog.get(entry.alias_target or entry.id)
+        if metadata is not None:
+            model_listing.enrich(entry, metadata)
+    custom = [
+        c for m in found.custom_models if (c := model_listing.custom_model_entry(m, found.location))
+    ]
+    by_id = {e.id: e for e in custom}
+    endpoints = [
+        e
+        for item in found.endpoints
+        if (e := model_listing.endpoint_entry(item, by_id, found.location))
+    ]
+    position = {e.id: i for i, e in enumerate(out)}
+    for entry in (*endpoints, *custom):
+        if not router.allows_name(entry.id):
+            continue
+        at = position.get(entry.id)
+        if at is None:
+            position[entry.id] = len(out)
+            out.append(entry)
+        elif out[at].source == model_pb2.MODEL_SOURCE_ALLOW_LIST:
+            out[at] = entry  # what Vertex says about an allowed endpoint beats a bare name
+    for key, item in catalog.items():
+        if key in position or not router.allows_name(key):
+            continue
+        listed = model_listing.publisher_entry(item)
+        if listed is not None:
+            position[key] = len(out)
+            out.append(listed)
+
+
 def _filter_key(capabilities: Sequence[int]) -> str:
     return hashlib.sha256(",".join(str(c) for c in sorted(set(capabilities))).encode()).hexdigest()[
         :16
     ]
 
 
-def _token(offset: int, capabilities: Sequence[int]) -> str:
-    raw = json.dumps({"o": offset, "f": _filter_key(capabilities)}).encode()
+def _token(offset: int, last_id: str, capabilities: Sequence[int]) -> str:
+    raw = json.dumps({"o": offset, "l": last_id, "f": _filter_key(capabilities)}).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _offset(token: str, capabilities: Sequence[int]) -> int:
+def _cursor(token: str, capabilities: Sequence[int]) -> tuple[int, str]:
     if not token:
-        return 0
+        return 0, ""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = json.loads(raw)
-        offset = int(data["o"])
+        offset, last_id = int(data["o"]), str(data["l"])
         same = data["f"] == _filter_key(capabilities)
     except (ValueError, KeyError, TypeError):
         raise invalid_argument("page_token", "is not a token this service issued") from None
@@ -147,6 +199,31 @@ def _offset(token: str, capabilities: Sequence[int]) -> int:
         raise invalid_argument(
             "page_token", "belongs to a listing with other capabilities; start again without it"
         )
+    return offset, last_id
+
+
+def check_list_request(request: model_pb2.ListModelsRequest) -> tuple[list[int], int, str]:
+    """The capability filter and the cursor of a valid request; INVALID_ARGUMENT otherwise."""
+    if request.page_size < 0 or request.page_size > MAX_PAGE_SIZE:
+        raise invalid_argument(
+            "page_size", f"must be 1 to {MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})"
+        )
+    wanted = [int(c) for c in request.capabilities]
+    for k, cap in enumerate(wanted):
+        if cap == model_pb2.CAPABILITY_UNSPECIFIED or cap not in model_pb2.Capability.values():
+            raise invalid_argument(f"capabilities[{k}]", f"unknown capability {cap}")
+    offset, last_id = _cursor(request.page_token, wanted)
+    return wanted, offset, last_id
+
+
+def _start(models: Sequence[model_pb2.Model], offset: int, last_id: str) -> int:
+    """Where the next page starts: after the last model sent, even if the listing changed
+    between pages (Vertex's lists are re-read every few minutes)."""
+    if not last_id or (0 < offset <= len(models) and models[offset - 1].id == last_id):
+        return offset
+    for i, model in enumerate(models):
+        if model.id == last_id:
+            return i + 1
     return offset
 
 
@@ -154,29 +231,28 @@ def list_page(
     listing: Sequence[model_pb2.Model], request: model_pb2.ListModelsRequest
 ) -> model_pb2.ListModelsResponse:
     """One page of the listing."""
-    if request.page_size < 0 or request.page_size > MAX_PAGE_SIZE:
-        raise invalid_argument(
-            "page_size", f"must be 1 to {MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})"
-        )
-    wanted = list(request.capabilities)
-    for k, cap in enumerate(wanted):
-        if cap == model_pb2.CAPABILITY_UNSPECIFIED or cap not in model_pb2.Capability.values():
-            raise invalid_argument(f"capabilities[{k}]", f"unknown capability {cap}")
-    offset = _offset(request.page_token, wanted)
+    wanted, offset, last_id = check_list_request(request)
     models = [m for m in listing if set(wanted) <= set(m.capabilities)]
+    start = _start(models, offset, last_id)
     size = request.page_size or DEFAULT_PAGE_SIZE
-    page = models[offset : offset + size]
+    page = models[start : start + size]
     reply = model_pb2.ListModelsResponse(models=page)
-    if offset + size < len(models):
-        reply.next_page_token = _token(offset + size, wanted)
+    if start + size < len(models):
+        reply.next_page_token = _token(start + size, page[-1].id, wanted)
     return reply
+
+
+def check_model_name(name: str) -> str:
+    """The id a GetModel name stands for; INVALID_ARGUMENT when there is none."""
+    ident = name.removeprefix("models/").strip()
+    if not ident:
+        raise invalid_argument("name", 'is required: "models/{id}", an id or an alias')
+    return ident
 
 
 def get_model(router: Router, listing: Sequence[model_pb2.Model], name: str) -> model_pb2.Model:
     """One model by "models/{id}", id, publisher/id or alias."""
-    ident = name.removeprefix("models/").strip()
-    if not ident:
-        raise invalid_argument("name", 'is required: "models/{id}", an id or an alias')
+    ident = check_model_name(name)
     for model in listing:
         if model.id == ident:
             return model

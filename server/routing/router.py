@@ -84,6 +84,11 @@ class Router:
         """The configured allow-list (normalized), empty when every model is allowed."""
         return tuple(sorted(self._allowed)) if self._allowed is not None else ()
 
+    def allows_name(self, name: str) -> bool:
+        """True when the allow-list (if any) names this model id (for models outside the
+        registry: endpoints, custom and catalog models)."""
+        return self._allowed is None or self._normalize(name) in self._allowed
+
     def allows(self, spec: ModelSpec) -> bool:
         """True when the allow-list (if any) admits this model."""
         return (

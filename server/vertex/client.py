@@ -76,12 +76,23 @@ class VertexClient:
         headers.update(await self.auth.headers())
         return headers
 
+    async def _get_headers(self) -> dict[str, str]:
+        headers = {"user-agent": self._user_agent}
+        headers.update(await self.auth.headers())
+        return headers
+
     async def call_json(self, url: str, body: Mapping[str, Any], deadline: Deadline) -> Any:
         """POST a JSON body and return the decoded JSON reply."""
-        data = encode_body(body, self._max_request_bytes)
+        return await self._json("POST", url, encode_body(body, self._max_request_bytes), deadline)
+
+    async def get_json(self, url: str, deadline: Deadline) -> Any:
+        """GET a resource or a list page and return the decoded JSON reply."""
+        return await self._json("GET", url, b"", deadline)
+
+    async def _json(self, method: str, url: str, data: bytes, deadline: Deadline) -> Any:
         for attempt in (0, 1):
-            headers = await self._headers()
-            resp = await self.transport.post(url, headers, data, deadline.remaining())
+            headers = await self._headers() if data else await self._get_headers()
+            resp = await self.transport.request(method, url, headers, data, deadline.remaining())
             if resp.status == 401 and attempt == 0 and await self.auth.unauthorized(headers):
                 continue
             if resp.status >= 300:

@@ -108,3 +108,16 @@ def endpoint_path_url(target: VertexTarget, endpoint_id: str, path: str) -> str:
 def collection_url(target: VertexTarget, collection: str) -> str:
     """URL of a collection under the project and location, e.g. `batchPredictionJobs`."""
     return _join(target, collection)
+
+
+def list_url(base: str, page_size: int, page_token: str) -> str:
+    """A list call's URL with its paging parameters."""
+    query = f"pageSize={page_size}"
+    if page_token:
+        query += f"&pageToken={quote(page_token, safe='')}"
+    return f"{base}?{query}"
+
+
+def publisher_models_url(target: VertexTarget, publisher: str) -> str:
+    """`v1beta1/publishers/{publisher}/models`: the publisher catalog (v1 has no list method)."""
+    return f"{base_url(target)}/v1beta1/publishers/{_segment(publisher, 'publisher')}/models"

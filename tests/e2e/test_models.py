@@ -1,12 +1,24 @@
-"""ListModels / GetModel: the registry, aliases and allow-list, filtered and paged."""
+"""ListModels / GetModel: the registry, aliases, allow-list and what Vertex lists (endpoints,
+custom models, publisher catalogs), filtered and paged."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
 import grpc
+import grpc.aio
 import pytest
 from vertex_gateway.v1 import model_pb2, model_pb2_grpc
 
+from emulator.admin import EmulatorAdmin
+from emulator.process import EmulatorProcess
+from server.app import create_gateway
+from server.config import load_config
+
 from ..conftest import error_details
+from .conftest import gateway_env
 
 M = model_pb2
 
@@ -116,3 +128,101 @@ async def test_bad_model_requests(
             await models.ListModels(M.ListModelsRequest(capabilities=[99]))  # type: ignore[list-item]
     d = error_details(info.value)
     assert d.code == code and needle in d.message, d.message
+
+
+@contextlib.asynccontextmanager
+async def own_gateway(
+    emulator: EmulatorProcess, key: dict[str, Any], **env: str
+) -> AsyncIterator[model_pb2_grpc.ModelServiceStub]:
+    """A gateway of its own (discovery is cached per gateway for minutes)."""
+    gw = await create_gateway(load_config(env=gateway_env(emulator, key, **env)))
+    await gw.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{gw.port}") as channel:
+            yield model_pb2_grpc.ModelServiceStub(channel)
+    finally:
+        await gw.shutdown()
+
+
+async def test_discovery_lists_endpoints_custom_and_catalog_models(
+    models: model_pb2_grpc.ModelServiceStub,
+) -> None:
+    listed = await everything(models, 7)
+    ids = [m.id for m in listed]
+    assert len(ids) == len(set(ids))
+    by_id = {m.id: m for m in listed}
+    endpoint = by_id["endpoints/4001"]
+    assert endpoint.source == M.MODEL_SOURCE_VERTEX_ENDPOINT
+    assert endpoint.display_name == "support-assistant"
+    assert endpoint.family == M.MODEL_FAMILY_TUNED
+    assert endpoint.base_model == "google/gemini-2.5-flash"
+    assert endpoint.routes[0].vertex_model == "endpoints/4001"
+    assert by_id["endpoints/4003"].description == "Vertex endpoint with no model deployed"
+    tuned = by_id["models/1001"]
+    assert tuned.source == M.MODEL_SOURCE_VERTEX_CUSTOM and tuned.name == "models/models/1001"
+    assert tuned.family == M.MODEL_FAMILY_TUNED and tuned.version == "1"
+    assert by_id["models/2002"].family == M.MODEL_FAMILY_OTHER
+    # Registry entries get the catalog's metadata; catalog-only models are listed once.
+    flash = by_id["google/gemini-2.5-flash"]
+    assert flash.source == M.MODEL_SOURCE_REGISTRY and flash.launch_stage == "GA"
+    gemma = by_id["google/gemma-3-27b-it"]
+    assert gemma.source == M.MODEL_SOURCE_PUBLISHER_CATALOG and not gemma.capabilities
+    assert by_id["google/gemini-3-pro-preview"].launch_stage == "PUBLIC_PREVIEW"
+    # Nothing the gateway cannot call is offered under a capability filter.
+    chat = await everything(models, 50, [M.CAPABILITY_CHAT])
+    assert not {m.id for m in chat} & {"endpoints/4001", "models/1001", "google/gemma-3-27b-it"}
+    assert (
+        await models.GetModel(M.GetModelRequest(name="models/endpoints/4002"))
+    ).display_name == ("churn")
+
+
+async def test_discovery_pages_through_vertex_lists(
+    emulator: EmulatorProcess, service_account: dict[str, Any], admin: EmulatorAdmin
+) -> None:
+    project = service_account["project_id"]
+    admin.add_resources(project, "us-central1", endpoints=247, models=120)
+    async with own_gateway(emulator, service_account) as stub:
+        listed = await everything(stub, 100)
+    ids = [m.id for m in listed]
+    assert len(ids) == len(set(ids))
+    assert sum(i.startswith("endpoints/") for i in ids) == 250
+    assert sum(i.startswith("models/") for i in ids) == 123
+    lists = [
+        r for r in admin.requests() if r["method"] == "GET" and r["path"].endswith("/endpoints")
+    ]
+    assert len(lists) == 3 and lists[0]["query"].get("pageSize") == "100"
+
+
+async def test_a_failing_list_does_not_fail_the_listing(
+    emulator: EmulatorProcess, service_account: dict[str, Any], admin: EmulatorAdmin
+) -> None:
+    admin.arm_fault("403", times=5, path_contains="/endpoints")
+    async with own_gateway(emulator, service_account) as stub:
+        listed = {m.id: m for m in await everything(stub, 1000)}
+    assert "google/gemini-2.5-flash" in listed and "models/1001" in listed
+    assert not any(i.startswith("endpoints/") for i in listed)
+
+
+async def test_discovery_respects_the_allow_list(
+    emulator: EmulatorProcess, service_account: dict[str, Any]
+) -> None:
+    allow = "gemini-2.5-flash,endpoints/4002,google/gemma-3-27b-it"
+    async with own_gateway(emulator, service_account, VG_ALLOW_MODELS=allow) as stub:
+        listed = {m.id: m for m in await everything(stub, 1000)}
+    # "fast" is a configured alias of an allowed model.
+    assert set(listed) == {
+        "google/gemini-2.5-flash",
+        "fast",
+        "endpoints/4002",
+        "google/gemma-3-27b-it",
+    }
+    assert listed["endpoints/4002"].source == M.MODEL_SOURCE_VERTEX_ENDPOINT
+
+
+async def test_discovery_can_be_turned_off(
+    emulator: EmulatorProcess, service_account: dict[str, Any], admin: EmulatorAdmin
+) -> None:
+    async with own_gateway(emulator, service_account, VG_MODEL_DISCOVERY="false") as stub:
+        listed = {m.id for m in await everything(stub, 1000)}
+    assert "google/gemini-2.5-flash" in listed and "endpoints/4001" not in listed
+    assert not [r for r in admin.requests() if r["method"] == "GET"]
