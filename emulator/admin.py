@@ -88,7 +88,7 @@ class EmulatorAdmin:
         return result
 
     def stats(self) -> dict[str, Any]:
-        """``{"token_requests", "tokens_issued", "vertex_requests"}``."""
+        """``{"token_requests", "tokens_issued", "vertex_requests", "in_flight", "max_in_flight"}``."""
         result: dict[str, Any] = self._call("GET", "stats")
         return result
 

@@ -67,6 +67,7 @@ MODELS: dict[tuple[str, str], ModelInfo] = {
         _embedding("text-embedding-005", EmbeddingSpec(768, 250)),
         _embedding("text-multilingual-embedding-002", EmbeddingSpec(768, 250)),
         _embedding("gemini-embedding-001", EmbeddingSpec(3072, 1, embed_content=True)),
+        _embedding("gemini-embedding-2", EmbeddingSpec(3072, 1, embed_content=True)),
         _embedding("multimodalembedding@001", EmbeddingSpec(1408, 1, multimodal=True)),
         _claude("claude-sonnet-4-5@20250929", 64000),
         _claude("claude-opus-4-1@20250805", 32000),

@@ -22,6 +22,9 @@ class Stats:
     token_requests: int = 0
     tokens_issued: int = 0
     vertex_requests: int = 0
+    # Vertex requests being answered now, and the most at once since the last reset.
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The counters as JSON."""

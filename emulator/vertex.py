@@ -146,7 +146,17 @@ def _new_record(state: EmulatorState, request: web.Request, auth: str, raw: byte
 async def handle_vertex(request: web.Request) -> web.StreamResponse:
     """Serve any non-admin, non-token request as Vertex would."""
     state = state_of(request)
-    state.stats.vertex_requests += 1
+    stats = state.stats
+    stats.vertex_requests += 1
+    stats.in_flight += 1
+    stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+    try:
+        return await _handle(request, state)
+    finally:
+        stats.in_flight -= 1
+
+
+async def _handle(request: web.Request, state: EmulatorState) -> web.StreamResponse:
     raw = await request.read()
     creds = presented_credentials(request)
     record = _new_record(state, request, creds.kind, raw)

@@ -36,7 +36,7 @@ from server.backends.gemini_chat import GeminiChatBackend
 from server.backends.model_discovery import ModelDiscovery
 from server.backends.multimodal_embedding import MultimodalEmbeddingBackend
 from server.backends.openai_chat import OpenAIChatBackend
-from server.backends.text_embedding import TextEmbeddingBackend
+from server.backends.text_embedding import GeminiEmbeddingBackend, TextEmbeddingBackend
 from server.config import GatewayConfig
 from server.routing.registry import Family, Registry
 from server.routing.router import Router
@@ -169,6 +169,7 @@ async def create_gateway(
         aliases=config.aliases,
         allow_models=config.allow_models,
     )
+    fan_out = v.max_concurrent_calls_per_request
     server = grpc.aio.server(options=server_options(config))
     chat_pb2_grpc.add_ChatServiceServicer_to_server(
         ChatService(
@@ -185,8 +186,15 @@ async def create_gateway(
         EmbeddingService(
             router,
             {
-                Family.TEXT_EMBEDDING: TextEmbeddingBackend(client, target_for),
-                Family.MULTIMODAL_EMBEDDING: MultimodalEmbeddingBackend(client, target_for),
+                Family.TEXT_EMBEDDING: TextEmbeddingBackend(
+                    client, target_for, concurrency=fan_out
+                ),
+                Family.GEMINI_EMBEDDING: GeminiEmbeddingBackend(
+                    client, target_for, concurrency=fan_out
+                ),
+                Family.MULTIMODAL_EMBEDDING: MultimodalEmbeddingBackend(
+                    client, target_for, concurrency=fan_out
+                ),
             },
         ),
         server,

@@ -67,6 +67,9 @@ class VertexConfig:
     max_stream_event_bytes: int = 64 * MIB
     # ListModels also lists the project's endpoints and custom models and reads the publisher
     # catalogs; what it found is kept this long before Vertex is asked again.
+    # Vertex calls in flight for one caller request that needs several (embeddings split to a
+    # model's limits): enough to hide latency, few enough not to spend the quota on one caller.
+    max_concurrent_calls_per_request: int = 8
     model_discovery: bool = True
     model_discovery_ttl_seconds: float = 300.0
 
@@ -132,6 +135,7 @@ _ENV_SCALARS: dict[str, tuple[str, str]] = {
     "VG_VERTEX_API_VERSION": ("vertex", "api_version"),
     "VG_REQUEST_TIMEOUT_SECONDS": ("vertex", "request_timeout_seconds"),
     "VG_MAX_REQUEST_BYTES": ("vertex", "max_request_bytes"),
+    "VG_MAX_CONCURRENT_CALLS_PER_REQUEST": ("vertex", "max_concurrent_calls_per_request"),
     "VG_MODEL_DISCOVERY": ("vertex", "model_discovery"),
     "VG_MODEL_DISCOVERY_TTL_SECONDS": ("vertex", "model_discovery_ttl_seconds"),
     "VG_CREDENTIALS": ("credentials", "source"),
@@ -332,6 +336,8 @@ def validate(config: GatewayConfig) -> None:
             raise ConfigError(f"server.{name} must be at least 1 MiB")
     if v.max_request_bytes < 1024:
         raise ConfigError("vertex.max_request_bytes is too small")
+    if not 1 <= v.max_concurrent_calls_per_request <= 256:
+        raise ConfigError("vertex.max_concurrent_calls_per_request must be between 1 and 256")
     if not v.model_discovery_ttl_seconds > 0:
         raise ConfigError("vertex.model_discovery_ttl_seconds must be positive")
     for alias, target in config.aliases.items():

@@ -63,8 +63,7 @@ class VertexBackend:
             await events.aclose()  # type: ignore[attr-defined]
 
 
-# Vertex calls in flight for one caller request that needs several (embeddings split to the
-# model's limits): enough to hide latency, few enough not to spend a project's quota on one caller.
+# The default of `vertex.max_concurrent_calls_per_request` (see server/config.py).
 MAX_CONCURRENT_CALLS = 8
 
 

@@ -1,4 +1,5 @@
-"""Text embeddings over Vertex `:predict`, split to the model's limits and sent concurrently."""
+"""Text embeddings over Vertex `:predict` (split to the model's limits) or `:embedContent` (one
+input per call), sent concurrently."""
 
 from __future__ import annotations
 
@@ -38,5 +39,31 @@ class TextEmbeddingBackend(FanOutBackend):
             embeddings=embeddings,
             usage=text_embedding.usage(embeddings),
             billable_characters=billable,
+            served_by=route.served_by(),
+        )
+
+
+class GeminiEmbeddingBackend(FanOutBackend):
+    """Embed for the newer Gemini embedding models: one `:embedContent` call per input."""
+
+    async def embed(
+        self, route: Route, request: embedding_pb2.EmbedRequest, remaining: float | None
+    ) -> embedding_pb2.EmbedResponse:
+        """One embedding per input, in input order; any failed call fails the request."""
+        text_embedding.validate(request, route.spec)
+        url = self._model_url(route, "embedContent")
+        deadline = self._client.deadline(remaining)
+
+        async def call(position: int) -> embedding_pb2.Embedding:
+            payload = await self._client.call_json(
+                url, text_embedding.to_embed_content(request, position), deadline
+            )
+            return text_embedding.from_embed_content(payload)
+
+        embeddings = await gather_bounded(range(len(request.inputs)), call, self._concurrency)
+        return embedding_pb2.EmbedResponse(
+            model=route.name,
+            embeddings=embeddings,
+            usage=text_embedding.usage(embeddings),
             served_by=route.served_by(),
         )

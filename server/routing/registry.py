@@ -20,6 +20,8 @@ class Family(enum.Enum):
     OPENAI_COMPATIBLE = "openai_compatible"
     IMAGEN = "imagen"
     TEXT_EMBEDDING = "text_embedding"
+    # Newer Gemini embedding models, called one content at a time through `:embedContent`.
+    GEMINI_EMBEDDING = "gemini_embedding"
     MULTIMODAL_EMBEDDING = "multimodal_embedding"
     GEMINI_TTS = "gemini_tts"
     VEO = "veo"
@@ -155,10 +157,18 @@ def _maas(
     )  # fmt: skip
 
 
-def _text_embedding(model_id: str, name: str, *, dims: int, instances: int) -> ModelSpec:
+def _text_embedding(
+    model_id: str,
+    name: str,
+    *,
+    dims: int,
+    instances: int,
+    family: Family = Family.TEXT_EMBEDDING,
+    input_limit: int | None = 2048,
+) -> ModelSpec:
     return ModelSpec(
-        model_id, "google", Family.TEXT_EMBEDDING, frozenset({_C.EMBEDDINGS, _C.BATCH}), name,
-        None, 2048, None, embedding_dims=dims, max_instances=instances,
+        model_id, "google", family, frozenset({_C.EMBEDDINGS, _C.BATCH}), name,
+        None, input_limit, None, embedding_dims=dims, max_instances=instances,
         max_request_tokens=20_000,
     )  # fmt: skip
 
@@ -197,6 +207,8 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _text_embedding("text-multilingual-embedding-002", "Text Multilingual Embedding 002",
                     dims=768, instances=250),
     _text_embedding("gemini-embedding-001", "Gemini Embedding 001", dims=3072, instances=1),
+    _text_embedding("gemini-embedding-2", "Gemini Embedding 2", dims=3072, instances=1,
+                    family=Family.GEMINI_EMBEDDING, input_limit=None),
     ModelSpec(
         "multimodalembedding@001", "google", Family.MULTIMODAL_EMBEDDING,
         frozenset({_C.EMBEDDINGS}), "Multimodal Embedding 001", None, None, None,

@@ -1,5 +1,5 @@
-"""Text embeddings: EmbedRequest -> Vertex `:predict` bodies (split to the model's limits), and
-`:predict` replies -> Embeddings. Pure functions, no I/O.
+"""Text embeddings: EmbedRequest -> Vertex `:predict` bodies (split to the model's limits) or
+`:embedContent` bodies (one input each), and their replies -> Embeddings. Pure functions.
 
 Vertex takes at most `max_instances` texts and `max_request_tokens` tokens per call (250 and
 20,000 for text-embedding-005; one text for gemini-embedding-001). The gateway cannot count
@@ -111,6 +111,42 @@ def to_predict(request: embedding_pb2.EmbedRequest, positions: Sequence[int]) ->
     if parameters:
         body["parameters"] = parameters
     return body
+
+
+def to_embed_content(request: embedding_pb2.EmbedRequest, position: int) -> dict[str, Any]:
+    """The `:embedContent` body for the input at `position` (one content per call)."""
+    item = request.inputs[position]
+    config: dict[str, Any] = {}
+    task = _task(request, item)
+    if task:
+        config["taskType"] = _TASK.Name(task)[len(_PREFIX) :]
+    if item.title:
+        config["title"] = item.title
+    if request.HasField("auto_truncate"):
+        config["autoTruncate"] = request.auto_truncate
+    if request.HasField("output_dimensionality"):
+        config["outputDimensionality"] = request.output_dimensionality
+    body: dict[str, Any] = {"content": {"parts": [{"text": item.text}]}}
+    if config:
+        body["embedContentConfig"] = config
+    return body
+
+
+def from_embed_content(payload: Any) -> embedding_pb2.Embedding:
+    """The embedding of one `:embedContent` reply."""
+    embedding = payload.get("embedding") if isinstance(payload, Mapping) else None
+    values = embedding.get("values") if isinstance(embedding, Mapping) else None
+    if not isinstance(values, list):
+        raise _malformed("the reply has no embedding.values")
+    meta = payload.get("usageMetadata") or {}
+    try:
+        return embedding_pb2.Embedding(
+            values=values,
+            token_count=int(meta.get("promptTokenCount") or 0) if isinstance(meta, Mapping) else 0,
+            truncated=bool(payload.get("truncated", False)),
+        )
+    except (TypeError, ValueError):
+        raise _malformed("a vector holds something other than numbers") from None
 
 
 def _malformed(what: str) -> GatewayError:

@@ -119,3 +119,36 @@ def test_invalid_requests_name_the_field(req: embedding_pb2.EmbedRequest, field:
         text_embedding.validate(req, T005)  # type: ignore[arg-type]
     assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert field in [v.field for v in info.value.field_violations]
+
+
+def test_embed_content_body_per_input() -> None:
+    req = request(["query text", "doc"], task_type=E.EMBEDDING_TASK_TYPE_RETRIEVAL_QUERY)
+    req.inputs[1].title = "Doc"
+    req.inputs[1].task_type = E.EMBEDDING_TASK_TYPE_RETRIEVAL_DOCUMENT
+    req.auto_truncate = False
+    assert text_embedding.to_embed_content(req, 0) == {
+        "content": {"parts": [{"text": "query text"}]},
+        "embedContentConfig": {"taskType": "RETRIEVAL_QUERY", "autoTruncate": False},
+    }
+    assert text_embedding.to_embed_content(req, 1)["embedContentConfig"] == {
+        "taskType": "RETRIEVAL_DOCUMENT",
+        "title": "Doc",
+        "autoTruncate": False,
+    }
+    assert text_embedding.to_embed_content(request(["x"]), 0) == {
+        "content": {"parts": [{"text": "x"}]}
+    }
+
+
+def test_embed_content_reply() -> None:
+    reply = {
+        "embedding": {"values": [0.25, -0.5]},
+        "usageMetadata": {"promptTokenCount": 7},
+        "truncated": True,
+    }
+    got = text_embedding.from_embed_content(reply)
+    assert list(got.values) == [0.25, -0.5] and got.token_count == 7 and got.truncated
+    for bad in ({}, {"embedding": {}}, {"embedding": {"values": ["x"]}}, [], None):
+        with pytest.raises(GatewayError) as err:
+            text_embedding.from_embed_content(bad)
+        assert err.value.code == grpc.StatusCode.UNAVAILABLE
