@@ -62,7 +62,18 @@ class Row:
 
 def corpus(n: int) -> list[str]:
     """Support-article-like texts of varied length."""
-    words = ["router", "reset", "firmware", "wifi", "password", "cable", "modem", "light", "port", "signal"]
+    words = [
+        "router",
+        "reset",
+        "firmware",
+        "wifi",
+        "password",
+        "cable",
+        "modem",
+        "light",
+        "port",
+        "signal",
+    ]
     return [" ".join(words[(i + k) % len(words)] for k in range(8 + i % 24)) for i in range(n)]
 
 
@@ -118,7 +129,7 @@ async def through_gateway(port: int, model: str, texts: list[str], admin: Emulat
         seconds = time.perf_counter() - started
     if len(reply.embeddings) != len(texts):
         raise RuntimeError(f"{model}: {len(reply.embeddings)} vectors for {len(texts)} texts")
-    calls = len([r for r in admin.requests() if r["method"] == "POST"])
+    calls = len([r for r in admin.requests() if r["path"].endswith((":predict", ":embedContent"))])
     return Row(model, "gateway", len(texts), calls, seconds)
 
 

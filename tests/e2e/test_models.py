@@ -76,6 +76,7 @@ async def test_filter_by_capability(models: model_pb2_grpc.ModelServiceStub) -> 
         "google/text-embedding-005",
         "google/text-multilingual-embedding-002",
         "google/gemini-embedding-001",
+        "google/gemini-embedding-2",
         "google/multimodalembedding@001",
     }
     both = await everything(models, 50, [M.CAPABILITY_CHAT, M.CAPABILITY_REASONING])
@@ -226,3 +227,47 @@ async def test_discovery_can_be_turned_off(
         listed = {m.id for m in await everything(stub, 1000)}
     assert "google/gemini-2.5-flash" in listed and "endpoints/4001" not in listed
     assert not [r for r in admin.requests() if r["method"] == "GET"]
+
+
+async def test_the_allow_list_refuses_other_models_on_every_rpc(
+    emulator: EmulatorProcess, service_account: dict[str, Any], admin: EmulatorAdmin
+) -> None:
+    from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc, embedding_pb2, embedding_pb2_grpc
+
+    from .conftest import ask
+
+    env = gateway_env(emulator, service_account, VG_ALLOW_MODELS="gemini-2.5-flash")
+    gw = await create_gateway(load_config(env=env))
+    await gw.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{gw.port}") as channel:
+            chat = chat_pb2_grpc.ChatServiceStub(channel)
+            embed = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+            assert (await chat.Chat(ask("hi"))).candidates  # the allowed model works
+            refused = [
+                chat.Chat(ask("hi", model="gemini-2.5-pro")),
+                chat.CountTokens(
+                    chat_pb2.CountTokensRequest(model="gemini-2.5-pro", messages=ask("hi").messages)
+                ),
+                embed.Embed(
+                    embedding_pb2.EmbedRequest(
+                        model="text-embedding-005",
+                        inputs=[embedding_pb2.EmbedInput(text="x")],
+                    )
+                ),
+            ]
+            for call in refused:
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    await call
+                d = error_details(info.value)
+                assert d.code == grpc.StatusCode.PERMISSION_DENIED
+                assert d.info is not None and d.info.reason == "MODEL_NOT_ALLOWED"
+            # "smart" is an alias of a refused model.
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                async for _ in chat.StreamChat(ask("hi", model="smart")):
+                    pass
+            assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        await gw.shutdown()
+    posted = [r for r in admin.requests() if "/publishers/" in r["path"]]
+    assert posted and all("gemini-2.5-flash" in r["path"] for r in posted)

@@ -113,7 +113,13 @@ def test_admin_client_round_trip(emulator: EmulatorProcess, admin: EmulatorAdmin
         ).status_code
         == 200
     )
-    assert admin.stats() == {"token_requests": 1, "tokens_issued": 1, "vertex_requests": 1}
+    assert admin.stats() == {
+        "token_requests": 1,
+        "tokens_issued": 1,
+        "vertex_requests": 1,
+        "in_flight": 0,
+        "max_in_flight": 1,
+    }
     paths = [r["path"] for r in admin.requests()]
     assert paths == [
         "/token",
@@ -148,7 +154,13 @@ def test_admin_client_round_trip(emulator: EmulatorProcess, admin: EmulatorAdmin
     )
 
     admin.reset()
-    assert admin.stats() == {"token_requests": 0, "tokens_issued": 0, "vertex_requests": 0}
+    assert admin.stats() == {
+        "token_requests": 0,
+        "tokens_issued": 0,
+        "vertex_requests": 0,
+        "in_flight": 0,
+        "max_in_flight": 0,
+    }
     assert admin.set_config()["reject_function_call_id"] is True
 
 
