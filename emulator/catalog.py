@@ -1,13 +1,16 @@
 """The publisher models the emulator knows, and which locations it accepts.
 
 One table: adding a model is one line. ``max_output_tokens`` is the largest ``maxOutputTokens``
-Vertex accepts for the model (Gemini 2.0: 8192; 2.5 and later: 65536).
+Vertex accepts for the model (Gemini 2.0: 8192; 2.5 and later: 65536; the image model 32768, the
+TTS models 16384). Models that make media say so with a spec: ``ImagenSpec`` (``:predict``) or
+``MediaOutput`` (Gemini ``:generateContent`` answering with images or speech).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,32 @@ class EmbeddingSpec:
 
 
 @dataclass(frozen=True)
+class ImagenSpec:
+    """An Imagen model: served by ``:predict`` only (vertex-wire.md §6.1, §6.2)."""
+
+    # imagen-3.0-capability-001 edits (reference images, masks); the others generate.
+    editing: bool = False
+    # ``sampleImageSize`` values the model takes (2K only on Imagen 4 generate / ultra).
+    image_sizes: tuple[str, ...] = ("1K",)
+
+
+class OutputModality(StrEnum):
+    """What a media-making Gemini model answers with besides text."""
+
+    IMAGE = "IMAGE"
+    AUDIO = "AUDIO"
+
+
+@dataclass(frozen=True)
+class MediaOutput:
+    """A Gemini model whose ``generateContent`` replies carry media (image or speech)."""
+
+    modality: OutputModality
+    # The responseModalities sets the model accepts (order-free), for its 400 message too.
+    combinations: tuple[frozenset[str], ...]
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """One publisher model."""
 
@@ -34,6 +63,13 @@ class ModelInfo:
     thinking: bool
     # Set for text-embedding models (``:predict``, and ``:embedContent`` when it allows it).
     embedding: EmbeddingSpec | None = None
+    imagen: ImagenSpec | None = None
+    media: MediaOutput | None = None
+
+    @property
+    def generates_content(self) -> bool:
+        """True for the models that serve ``generateContent`` (Gemini; not embedding, Imagen)."""
+        return self.embedding is None and self.imagen is None
 
 
 def _gemini(model_id: str, version: str | None = None, *, thinking: bool = True) -> ModelInfo:
@@ -43,6 +79,21 @@ def _gemini(model_id: str, version: str | None = None, *, thinking: bool = True)
 
 def _embedding(model_id: str, spec: EmbeddingSpec) -> ModelInfo:
     return ModelInfo("google", model_id, model_id, 0, False, spec)
+
+
+def _imagen(model_id: str, spec: ImagenSpec) -> ModelInfo:
+    return ModelInfo("google", model_id, model_id, 0, False, imagen=spec)
+
+
+IMAGE_OUTPUT = MediaOutput(
+    OutputModality.IMAGE,
+    (frozenset({"TEXT", "IMAGE"}), frozenset({"IMAGE"}), frozenset({"TEXT"})),
+)
+SPEECH_OUTPUT = MediaOutput(OutputModality.AUDIO, (frozenset({"AUDIO"}),))
+
+
+def _media(model_id: str, max_output: int, output: MediaOutput) -> ModelInfo:
+    return ModelInfo("google", model_id, model_id, max_output, False, media=output)
 
 
 def _claude(model_id: str, max_output: int, *, thinking: bool = True) -> ModelInfo:
@@ -69,6 +120,17 @@ MODELS: dict[tuple[str, str], ModelInfo] = {
         _embedding("gemini-embedding-001", EmbeddingSpec(3072, 1, embed_content=True)),
         _embedding("gemini-embedding-2", EmbeddingSpec(3072, 1, embed_content=True)),
         _embedding("multimodalembedding@001", EmbeddingSpec(1408, 1, multimodal=True)),
+        _imagen("imagen-4.0-generate-001", ImagenSpec(image_sizes=("1K", "2K"))),
+        _imagen("imagen-4.0-ultra-generate-001", ImagenSpec(image_sizes=("1K", "2K"))),
+        _imagen("imagen-4.0-fast-generate-001", ImagenSpec()),
+        _imagen("imagen-3.0-generate-002", ImagenSpec()),
+        _imagen("imagen-3.0-capability-001", ImagenSpec(editing=True)),
+        _media("gemini-2.5-flash-image", 32768, IMAGE_OUTPUT),
+        _media("gemini-2.5-flash-tts", 16384, SPEECH_OUTPUT),
+        _media("gemini-2.5-pro-tts", 16384, SPEECH_OUTPUT),
+        _media("gemini-2.5-flash-preview-tts", 16384, SPEECH_OUTPUT),
+        _media("gemini-2.5-pro-preview-tts", 16384, SPEECH_OUTPUT),
+        _media("gemini-2.5-flash-lite-preview-tts", 16384, SPEECH_OUTPUT),
         _claude("claude-sonnet-4-5@20250929", 64000),
         _claude("claude-opus-4-1@20250805", 32000),
         _claude("claude-haiku-4-5@20251001", 64000),

@@ -180,6 +180,16 @@ def publisher_model_not_found(resource: str) -> GoogleError:
     return GoogleError(404, message, "NOT_FOUND")
 
 
+def gemini_not_on_predict() -> GoogleError:
+    """Vertex's answer to ``:predict`` / ``:rawPredict`` on a Gemini model (verified wording)."""
+    message = (
+        "Gemini cannot be accessed through Vertex Predict/RawPredict API. Please follow "
+        "https://cloud.google.com/vertex-ai/docs/generative-ai/start/quickstarts/quickstart-multimodal "
+        "for Gemini usage."
+    )
+    return GoogleError(400, message, "FAILED_PRECONDITION")
+
+
 def endpoint_not_found(resource: str) -> GoogleError:
     """404 for an endpoint id that does not exist."""
     return GoogleError(404, f"Endpoint `{resource}` not found.", "NOT_FOUND")

@@ -220,7 +220,8 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _last_user_text(body: dict[str, Any]) -> str:
+def last_user_text(body: dict[str, Any]) -> str:
+    """The text of the last user turn (its text parts joined), or what it answers with."""
     for content in reversed(body.get("contents") or []):
         if not isinstance(content, dict) or content.get("role", "user") != "user":
             continue
@@ -241,7 +242,8 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
-def _topic(text: str) -> str:
+def topic_of(text: str) -> str:
+    """The first eight words of ``text``, for replies that quote what was asked."""
     words = text.replace('"', "'").split()
     if not words:
         return "your request"
@@ -371,12 +373,12 @@ def plan_reply(body: dict[str, Any], model: ModelInfo, now: datetime | None = No
         if body.get("cachedContent") and prompt.total
         else 0,
     )
-    user_text = _last_user_text(body)
+    user_text = last_user_text(body)
     if BLOCK_TRIGGER in user_text:
         return replace(base, prompt_blocked=True)
     config = _mapping(body.get("generationConfig"))
     count = _int_setting(config.get("candidateCount"), 1) or 1
-    topic = _topic(user_text)
+    topic = topic_of(user_text)
     trigger = _finish_trigger(user_text)
     if trigger is not None and trigger not in _KEEP_CONTENT and trigger != "MAX_TOKENS":
         candidates = [

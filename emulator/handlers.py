@@ -1,12 +1,26 @@
-"""Method handlers and their registration (Gemini publisher methods, tuned endpoints)."""
+"""Method handlers and their registration: publisher ``google`` (Gemini text, image and speech
+replies, countTokens, ``:predict`` of Imagen and embedding models, ``:embedContent``), Claude, the
+OpenAI-compatible endpoint and the tuned-endpoint routes."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
 
-from emulator import claude, embeddings, errors, multimodal_embeddings, openai_compat
+from emulator import (
+    claude,
+    embeddings,
+    errors,
+    gemini_image,
+    imagen,
+    imagen_rules,
+    multimodal_embeddings,
+    openai_compat,
+    tts,
+)
+from emulator.catalog import ModelInfo, OutputModality
 from emulator.faults import FaultKind
 from emulator.gemini import count_tokens_response, plan_reply, stream_chunks, unary_response
 from emulator.routing import ENDPOINT, MethodRegistry
@@ -42,8 +56,8 @@ async def send_unary(call: VertexCall, payload: Any) -> web.StreamResponse:
 
 
 def _not_generative(call: VertexCall) -> web.StreamResponse | None:
-    """Embedding models do not generate content: Vertex refuses the method for them."""
-    if call.model is not None and call.model.embedding is not None:
+    """Embedding and Imagen models do not generate content: Vertex refuses the method for them."""
+    if call.model is not None and not call.model.generates_content:
         error = errors.invalid_argument(
             f"Model {call.target.resource} does not support {call.target.method}."
         )
@@ -51,21 +65,55 @@ def _not_generative(call: VertexCall) -> web.StreamResponse | None:
     return None
 
 
+def _refuse_media(call: VertexCall, message: str) -> web.StreamResponse:
+    """A 400 about the caller's media: on the request record, not in the audit (the caller's
+    bytes break it, not how the body was built)."""
+    call.record.schema_errors = [*call.record.schema_errors, message]
+    return errors.error_response(errors.invalid_argument(message), wrap_array=call.wrap_errors)
+
+
+def _speaks(model: ModelInfo) -> bool:
+    return model.media is not None and model.media.modality is OutputModality.AUDIO
+
+
 async def generate_content(call: VertexCall) -> web.StreamResponse:
-    """``:generateContent``."""
-    assert call.model is not None
+    """``:generateContent`` (speech and image models answer with their media)."""
+    model = call.model
+    assert model is not None
     if (refused := _not_generative(call)) is not None:
         return refused
-    return await send_unary(call, unary_response(plan_reply(call.body, call.model)))
+    if _speaks(model):
+        return await send_unary(call, tts.unary_response(call.body, model))
+    if gemini_image.wants_image(call.body, model):
+        try:
+            # Drawing and encoding are CPU work: keep the event loop free for other requests.
+            payload = await asyncio.to_thread(gemini_image.unary_response, call.body, model)
+        except gemini_image.InputImageRejected as exc:
+            return _refuse_media(call, str(exc))
+        return await send_unary(call, payload)
+    return await send_unary(call, unary_response(plan_reply(call.body, model)))
 
 
 async def stream_generate_content(call: VertexCall) -> web.StreamResponse:
     """``:streamGenerateContent`` as SSE (``alt=sse``) or as an incrementally written JSON array."""
-    assert call.model is not None
+    model = call.model
+    assert model is not None
     if (refused := _not_generative(call)) is not None:
         return refused
-    chunks = stream_chunks(plan_reply(call.body, call.model))
-    writer = ChunkWriter(call.request, call.record, sse=call.sse, fault=call.fault)
+    interval = 0.0
+    if _speaks(model):
+        chunks = tts.stream_chunks(call.body, model)
+        interval = tts.STREAM_INTERVAL
+    elif gemini_image.wants_image(call.body, model):
+        try:
+            chunks = await asyncio.to_thread(gemini_image.stream_chunks, call.body, model)
+        except gemini_image.InputImageRejected as exc:
+            return _refuse_media(call, str(exc))
+    else:
+        chunks = stream_chunks(plan_reply(call.body, model))
+    writer = ChunkWriter(
+        call.request, call.record, sse=call.sse, fault=call.fault, interval=interval
+    )
     return await writer.run(chunks)
 
 
@@ -77,14 +125,26 @@ async def count_tokens(call: VertexCall) -> web.StreamResponse:
 
 
 async def predict(call: VertexCall) -> web.StreamResponse:
-    """``:predict`` of an embedding model; other models answer as before it existed."""
-    if call.model is None or call.model.embedding is None:
+    """``:predict`` of an Imagen or embedding model. Gemini image and speech models get Vertex's
+    refusal; the Gemini chat models answer as before ``:predict`` existed (HTML 404)."""
+    model = call.model
+    if model is None:
+        return errors.html_not_found(call.request.path)
+    if model.imagen is not None:
+        try:
+            payload = await asyncio.to_thread(imagen.predict_response, call.body, model)
+        except imagen.ImagenRejected as exc:
+            return _refuse_media(call, str(exc))
+        return await send_unary(call, payload)
+    if model.media is not None:
+        return errors.error_response(errors.gemini_not_on_predict())
+    if model.embedding is None:
         return errors.html_not_found(call.request.path)
     try:
-        if call.model.embedding.multimodal:
-            payload = multimodal_embeddings.predict_response(call.body, call.model)
+        if model.embedding.multimodal:
+            payload = multimodal_embeddings.predict_response(call.body, model)
         else:
-            payload = embeddings.predict_response(call.body, call.model)
+            payload = embeddings.predict_response(call.body, model)
     except embeddings.EmbeddingError as exc:
         return embeddings.rejection(exc)
     return await send_unary(call, payload)
@@ -133,7 +193,13 @@ def register_defaults(registry: MethodRegistry) -> None:
         request_method="countTokens",
     )
     registry.register(
-        "google", "predict", predict, rpc="PredictionService.Predict", request_method="predict"
+        "google",
+        "predict",
+        predict,
+        rpc="PredictionService.Predict",
+        request_method="predict",
+        # Imagen's instances and parameters are free JSON to the transcoder: checked here.
+        validator=imagen_rules.problems,
     )
     registry.register(
         "google",

@@ -36,10 +36,6 @@ _PUBLISHER_LIST = re.compile(r"^/(?P<version>v1beta1)/publishers/(?P<publisher>[
 # much larger than what any one gateway routes).
 _CATALOG_ONLY = {
     "google": (
-        "imagen-4.0-generate-001",
-        "imagen-3.0-capability-001",
-        "gemini-2.5-flash-image",
-        "gemini-2.5-flash-tts",
         "veo-3.0-generate-001",
         "gemma-3-27b-it",
     ),

@@ -90,7 +90,7 @@ def find_open_model(name: str) -> OpenModel | None:
     if publisher != "google" or not model_id:
         return None
     gemini = find_model("google", model_id)
-    if gemini is None:
+    if gemini is None or not gemini.generates_content:
         return None
     return OpenModel(
         name,

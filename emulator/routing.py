@@ -118,7 +118,9 @@ class MethodRegistry:
         """Serve ``method`` for ``publisher``; ``request_method`` names the discovery method whose
         request schema validates the body. Methods the discovery document does not describe pass
         ``validator`` (and ``rejecter`` for the error the real service sends) instead; with
-        neither, the body is not validated."""
+        both, the validator checks what the schema leaves free (``:predict``'s instances and
+        parameters) once the transcoder accepted the body. With neither, the body is not
+        validated."""
         self._specs[(publisher, method)] = MethodSpec(
             publisher, method, handler, rpc, request_method, streaming, validator, rejecter
         )

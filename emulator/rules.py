@@ -13,8 +13,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from emulator import gemini_media, gemini_schema, gemini_signatures, gemini_thinking, gemini_tools
-from emulator.catalog import find_model
+from emulator import (
+    gemini_image,
+    gemini_media,
+    gemini_schema,
+    gemini_signatures,
+    gemini_thinking,
+    gemini_tools,
+    tts,
+)
+from emulator.catalog import OutputModality, find_model
 from emulator.errors import LEARN_MORE_FUNCTIONS, LEARN_MORE_GEMINI
 
 DATA_MEMBERS = (
@@ -389,6 +397,17 @@ def model_specific(body: dict[str, Any], ctx: RuleContext) -> list[RuleViolation
     return []
 
 
+def media_output(body: dict[str, Any], ctx: RuleContext) -> list[RuleViolation]:
+    """Image and speech models: the response modalities they accept and their image / speech
+    settings (``gemini_image.config_problems``, ``tts.config_problems``)."""
+    model = find_model("google", ctx.model_id) if ctx.model_id else None
+    if model is None or model.media is None or not _generating(ctx):
+        return []
+    if model.media.modality is OutputModality.AUDIO:
+        return _violations(tts.config_problems(body, model))
+    return _violations(gemini_image.config_problems(body, model))
+
+
 _CACHED_CONTENT = re.compile(r"^projects/([^/]+)/locations/([^/]+)/cachedContents/([^/]+)$")
 
 
@@ -442,6 +461,7 @@ RULES: tuple[Rule, ...] = (
     thought_signatures_verify,
     thinking_level_or_budget,
     model_specific,
+    media_output,
     cached_content,
 )
 

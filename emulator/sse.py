@@ -49,12 +49,21 @@ class ChunkWriter:
     """Streams GenerateContentResponse chunks for one request."""
 
     def __init__(
-        self, request: web.Request, record: RequestRecord, *, sse: bool, fault: Fault | None
+        self,
+        request: web.Request,
+        record: RequestRecord,
+        *,
+        sse: bool,
+        fault: Fault | None,
+        interval: float = 0.0,
     ) -> None:
         self.request = request
         self.record = record
         self.sse = sse
         self.fault = fault
+        # Seconds between chunks, as a model that produces its output over time does (speech);
+        # a ``slow-stream`` fault replaces it.
+        self.interval = interval
         self.response = web.StreamResponse(status=200)
         self._count = 0
 
@@ -126,7 +135,9 @@ class ChunkWriter:
                 await self.finish()
                 return self.response
             delay = (
-                self.fault.delay_ms / 1000 if self.fault and kind is FaultKind.SLOW_STREAM else 0.0
+                self.fault.delay_ms / 1000
+                if self.fault and kind is FaultKind.SLOW_STREAM
+                else self.interval
             )
             for i, payload in enumerate(chunks):
                 if i and delay:

@@ -187,7 +187,11 @@ async def _serve(
     custom_problems: list[str] = []
     if target and spec and spec.request_method and request.method == "POST":
         record.body, check = check_body(state, target, spec, request, raw)
-        record.schema_errors = check.all_messages
+        if spec.validator and not check.parse_errors:
+            # Free-form parts of a typed request (``:predict``'s instances and parameters) are
+            # checked by the method's own validator once the transcoder has accepted the body.
+            custom_problems = spec.validator(target, check.body)
+        record.schema_errors = check.all_messages + custom_problems
         state.records.note_validated(record.user_agent, request.path, record.schema_errors)
     elif target and spec and spec.validator and request.method == "POST":
         record.body, parse_error = parse_body(request.headers.get("Content-Type"), raw)

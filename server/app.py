@@ -33,9 +33,11 @@ from vertex_gateway.v1 import (
 from server import __version__
 from server.backends.claude_chat import ClaudeChatBackend
 from server.backends.gemini_chat import GeminiChatBackend
+from server.backends.images import GeminiImageBackend, ImagenBackend
 from server.backends.model_discovery import ModelDiscovery
 from server.backends.multimodal_embedding import MultimodalEmbeddingBackend
 from server.backends.openai_chat import OpenAIChatBackend
+from server.backends.speech import GeminiTranscriptionBackend, GeminiTtsBackend
 from server.backends.text_embedding import GeminiEmbeddingBackend, TextEmbeddingBackend
 from server.config import GatewayConfig
 from server.routing.registry import Family, Registry
@@ -43,7 +45,9 @@ from server.routing.router import Router
 from server.services import boundary
 from server.services.chat import ChatService
 from server.services.embedding import EmbeddingService
+from server.services.images import ImageService
 from server.services.models import ModelService
+from server.services.speech import SpeechService
 from server.services.unimplemented import unimplemented_servicer
 from server.vertex.auth import AuthProvider, build_auth
 from server.vertex.client import VertexClient
@@ -55,8 +59,6 @@ log = logging.getLogger("vertex_gateway")
 
 # Services of the contract that later releases implement; they answer UNIMPLEMENTED with a reason.
 _NOT_YET: tuple[tuple[ModuleType, ModuleType, str], ...] = (
-    (image_pb2, image_pb2_grpc, "ImageService"),
-    (speech_pb2, speech_pb2_grpc, "SpeechService"),
     (batch_pb2, batch_pb2_grpc, "BatchService"),
     (file_pb2, file_pb2_grpc, "FileService"),
 )
@@ -64,6 +66,8 @@ SERVICE_NAMES: tuple[str, ...] = (
     chat_pb2.DESCRIPTOR.services_by_name["ChatService"].full_name,
     embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name,
     model_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
+    image_pb2.DESCRIPTOR.services_by_name["ImageService"].full_name,
+    speech_pb2.DESCRIPTOR.services_by_name["SpeechService"].full_name,
     *(pb2.DESCRIPTOR.services_by_name[name].full_name for pb2, _, name in _NOT_YET),
 )
 
@@ -208,13 +212,32 @@ async def create_gateway(
             v.model_discovery_ttl_seconds,
         )
     model_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(router, discovery), server)
+    speech_pb2_grpc.add_SpeechServiceServicer_to_server(
+        SpeechService(
+            router,
+            GeminiTtsBackend(client, target_for),
+            GeminiTranscriptionBackend(client, target_for),
+        ),
+        server,
+    )
+    image_pb2_grpc.add_ImageServiceServicer_to_server(
+        ImageService(
+            router,
+            {
+                Family.IMAGEN: ImagenBackend(client, target_for),
+                Family.GEMINI: GeminiImageBackend(client, target_for, concurrency=fan_out),
+            },
+        ),
+        server,
+    )
     for pb2, pb2_grpc, name in _NOT_YET:
         rpcs = [m.name for m in pb2.DESCRIPTOR.services_by_name[name].methods]
         servicer = unimplemented_servicer(
             getattr(pb2_grpc, f"{name}Servicer"),
             name,
             rpcs,
-            "it is part of the contract and is being built; Chat and StreamChat are served now",
+            "it is part of the contract and is being built; chat, embeddings, models, images and"
+            " speech are served now",
         )
         getattr(pb2_grpc, f"add_{name}Servicer_to_server")(servicer, server)
     health_servicer = health_aio.HealthServicer()

@@ -84,6 +84,8 @@ class ModelSpec:
     embedding_dims: int | None = None
     max_instances: int | None = None
     max_request_tokens: int | None = None
+    # Image models: the resolution tiers they take ("1K", "2K", "4K"); empty = no choice.
+    image_sizes: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -157,6 +159,20 @@ def _maas(
     )  # fmt: skip
 
 
+def _imagen(model_id: str, name: str, *, sizes: tuple[str, ...] = ()) -> ModelSpec:
+    return ModelSpec(
+        model_id, "google", Family.IMAGEN, frozenset({_C.IMAGES}), name, None, 480, None,
+        image_sizes=sizes,
+    )  # fmt: skip
+
+
+def _tts(model_id: str, name: str) -> ModelSpec:
+    return ModelSpec(
+        model_id, "google", Family.GEMINI_TTS, frozenset({_C.SPEECH, _C.STREAMING}), name, None,
+        8192, 16384,
+    )  # fmt: skip
+
+
 def _text_embedding(
     model_id: str,
     name: str,
@@ -214,14 +230,25 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
         frozenset({_C.EMBEDDINGS}), "Multimodal Embedding 001", None, None, None,
         embedding_dims=1408,
     ),
+    _imagen("imagen-4.0-generate-001", "Imagen 4", sizes=("1K", "2K")),
+    _imagen("imagen-4.0-ultra-generate-001", "Imagen 4 Ultra", sizes=("1K", "2K")),
+    _imagen("imagen-4.0-fast-generate-001", "Imagen 4 Fast"),
+    _imagen("imagen-3.0-generate-002", "Imagen 3"),
     ModelSpec(
-        "imagen-4.0-generate-001", "google", Family.IMAGEN,
-        frozenset({_C.IMAGES}), "Imagen 4", None, None, None,
+        "imagen-3.0-capability-001", "google", Family.IMAGEN,
+        frozenset({_C.IMAGE_EDIT}), "Imagen 3 editing", None, None, None,
     ),
     ModelSpec(
-        "gemini-2.5-flash-tts", "google", Family.GEMINI_TTS,
-        frozenset({_C.SPEECH}), "Gemini 2.5 Flash TTS", None, 8192, 16384,
+        "gemini-2.5-flash-image", "google", Family.GEMINI,
+        frozenset({_C.CHAT, _C.STREAMING, _C.COUNT_TOKENS, _C.IMAGE_INPUT, _C.IMAGES,
+                   _C.IMAGE_EDIT}),
+        "Gemini 2.5 Flash Image", None, 32_768, 32_768, image_sizes=("1K",),
     ),
+    _tts("gemini-2.5-flash-tts", "Gemini 2.5 Flash TTS"),
+    _tts("gemini-2.5-pro-tts", "Gemini 2.5 Pro TTS"),
+    _tts("gemini-2.5-flash-preview-tts", "Gemini 2.5 Flash TTS (preview)"),
+    _tts("gemini-2.5-pro-preview-tts", "Gemini 2.5 Pro TTS (preview)"),
+    _tts("gemini-2.5-flash-lite-preview-tts", "Gemini 2.5 Flash Lite TTS (preview)"),
     ModelSpec(
         "veo-3.0-generate-001", "google", Family.VEO,
         frozenset({_C.VIDEO}), "Veo 3", None, None, None,

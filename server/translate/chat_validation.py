@@ -10,11 +10,10 @@ from vertex_gateway.v1 import chat_pb2, common_pb2
 from server.errors import FieldViolation, invalid_request
 
 from .json_schema import schema_problem
+from .labels import label_problems
 from .message_checks import message_problems
 from .tool_pairing import pair_tool_results
 
-_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _ROLES = {chat_pb2.ROLE_USER, chat_pb2.ROLE_ASSISTANT, chat_pb2.ROLE_TOOL}
 
 
@@ -107,20 +106,7 @@ def validate_chat_request(request: chat_pb2.ChatRequest) -> None:
             out.append(FieldViolation(f"system_instruction[{j}]", "must be a text part"))
     if request.HasField("generation_config"):
         _check_generation(request.generation_config, out)
-    for key, value in request.labels.items():
-        if not _LABEL_KEY.match(key):
-            out.append(
-                FieldViolation(
-                    f"labels[{key!r}]",
-                    "keys are 1-63 lowercase letters, digits, '_' or '-', starting with a letter",
-                )
-            )
-        if not _LABEL_VALUE.match(value):
-            out.append(
-                FieldViolation(
-                    f"labels[{key!r}]", "values are up to 63 lowercase letters, digits, '_' or '-'"
-                )
-            )
+    out.extend(label_problems(request.labels))
     for k, setting in enumerate(request.safety_settings):
         if setting.category == chat_pb2.HARM_CATEGORY_UNSPECIFIED:
             out.append(FieldViolation(f"safety_settings[{k}].category", "is required"))

@@ -107,6 +107,18 @@ def _seconds(value: float) -> str:
 # Request
 
 
+def finish_reason(native: str) -> common_pb2.FinishReason.ValueType:
+    """The normalized finish reason of a Vertex one (unknown ones are OTHER)."""
+    return _FINISH.get(native, common_pb2.FINISH_REASON_OTHER)
+
+
+def media_part(media: common_pb2.Media) -> dict[str, Any]:
+    """A Gemini part for an inline or referenced media item."""
+    part: dict[str, Any] = {}
+    _media(media, part)
+    return part
+
+
 def _media(media: common_pb2.Media, part: dict[str, Any]) -> None:
     if media.WhichOneof("source") == "data":
         blob: dict[str, Any] = {"mimeType": media.mime_type, "data": b64(media.data)}

@@ -76,13 +76,11 @@ async def test_oversize_request(chat: Stub, admin: EmulatorAdmin) -> None:
 
 
 async def test_unimplemented_services_say_why(channel: grpc.aio.Channel) -> None:
-    from vertex_gateway.v1 import image_pb2, image_pb2_grpc
+    from vertex_gateway.v1 import batch_pb2, batch_pb2_grpc
 
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await image_pb2_grpc.ImageServiceStub(channel).GenerateImages(
-            image_pb2.GenerateImagesRequest()
-        )
+        await batch_pb2_grpc.BatchServiceStub(channel).GetBatch(batch_pb2.GetBatchRequest())
     d = error_details(info.value)
     assert d.code == C.UNIMPLEMENTED
-    assert "ImageService.GenerateImages" in d.message
+    assert "BatchService.GetBatch" in d.message
     assert d.info is not None and d.info.reason == "NOT_IMPLEMENTED_YET"
