@@ -224,7 +224,9 @@ async def create_gateway(
         ImageService(
             router,
             {
-                Family.IMAGEN: ImagenBackend(client, target_for),
+                Family.IMAGEN: ImagenBackend(
+                    client, target_for, output_prefixes=v.output_gcs_prefixes
+                ),
                 Family.GEMINI: GeminiImageBackend(client, target_for, concurrency=fan_out),
             },
         ),

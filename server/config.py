@@ -70,6 +70,9 @@ class VertexConfig:
     # Vertex calls in flight for one caller request that needs several (embeddings split to a
     # model's limits): enough to hide latency, few enough not to spend the quota on one caller.
     max_concurrent_calls_per_request: int = 8
+    # gs:// prefixes callers may have Vertex write results under (e.g. Imagen output_gcs_uri);
+    # empty: none, and such requests are PERMISSION_DENIED.
+    output_gcs_prefixes: tuple[str, ...] = ()
     model_discovery: bool = True
     model_discovery_ttl_seconds: float = 300.0
 
@@ -190,6 +193,10 @@ def load_config(env: Mapping[str, str] | None = None, path: str | None = None) -
         ).items():
             entries.append({"model": model, "location": location})
         sections[""]["models"] = entries
+    if env.get("VG_OUTPUT_GCS_PREFIXES"):
+        sections["vertex"]["output_gcs_prefixes"] = [
+            p.strip() for p in env["VG_OUTPUT_GCS_PREFIXES"].split(",") if p.strip()
+        ]
     if env.get("VG_ALLOW_MODELS"):
         sections[""]["allow_models"] = [m for m in env["VG_ALLOW_MODELS"].split(",") if m.strip()]
     return _build(sections)
@@ -336,6 +343,11 @@ def validate(config: GatewayConfig) -> None:
             raise ConfigError(f"server.{name} must be at least 1 MiB")
     if v.max_request_bytes < 1024:
         raise ConfigError("vertex.max_request_bytes is too small")
+    for prefix in v.output_gcs_prefixes:
+        if not re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]/", prefix):
+            raise ConfigError(
+                f"vertex.output_gcs_prefixes: {prefix!r} must be gs://bucket/ or gs://bucket/path/"
+            )
     if not 1 <= v.max_concurrent_calls_per_request <= 256:
         raise ConfigError("vertex.max_concurrent_calls_per_request must be between 1 and 256")
     if not v.model_discovery_ttl_seconds > 0:

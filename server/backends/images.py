@@ -3,23 +3,58 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import grpc
 from vertex_gateway.v1 import image_pb2
 
+from server.errors import GatewayError, invalid_argument
 from server.routing.router import Route
 from server.translate import gemini_image, imagen
+from server.vertex.client import VertexClient
+from server.vertex.urls import VertexTarget
 
 from .base import FanOutBackend, VertexBackend
 from .fanout import gather_bounded
 
 
+def check_output_uri(uri: str, allowed: tuple[str, ...]) -> None:
+    """PERMISSION_DENIED unless `uri` lies under a configured prefix: Vertex writes there with
+    the gateway's identity, so a caller must not pick an arbitrary bucket."""
+    if not uri:
+        return
+    if not uri.startswith("gs://") or uri.count("/") < 3:
+        raise invalid_argument("output_gcs_uri", "must be a gs://bucket/prefix/ URI")
+    if not any(uri.startswith(prefix) for prefix in allowed):
+        where = ", ".join(allowed) if allowed else "none are configured"
+        raise GatewayError(
+            grpc.StatusCode.PERMISSION_DENIED,
+            f"output_gcs_uri: {uri!r} is not under an allowed output prefix ({where};"
+            " vertex.output_gcs_prefixes)",
+            "OUTPUT_LOCATION_NOT_ALLOWED",
+            metadata={"field": "output_gcs_uri"},
+        )
+
+
 class ImagenBackend(VertexBackend):
     """GenerateImages and EditImage for Imagen models."""
+
+    def __init__(
+        self,
+        client: VertexClient,
+        target_for: Callable[[str], VertexTarget],
+        *,
+        output_prefixes: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(client, target_for)
+        self._output_prefixes = output_prefixes
 
     async def generate(
         self, route: Route, request: image_pb2.GenerateImagesRequest, remaining: float | None
     ) -> image_pb2.GenerateImagesResponse:
         """The images of one `:predict` call, filtered ones reported with their reason."""
         body = imagen.to_generate_predict(request, route.spec)
+        check_output_uri(request.output_gcs_uri, self._output_prefixes)
         payload = await self._client.call_json(
             self._model_url(route, "predict"), body, self._client.deadline(remaining)
         )
@@ -36,6 +71,7 @@ class ImagenBackend(VertexBackend):
     ) -> image_pb2.EditImageResponse:
         """The edited images of one `:predict` call on a capability model."""
         body = imagen.to_edit_predict(request, route.spec)
+        check_output_uri(request.output_gcs_uri, self._output_prefixes)
         payload = await self._client.call_json(
             self._model_url(route, "predict"), body, self._client.deadline(remaining)
         )

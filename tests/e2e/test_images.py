@@ -171,3 +171,32 @@ async def test_bad_image_requests(
         )
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
     assert not [r for r in admin.requests() if "/publishers/" in r["path"]]
+
+
+async def test_output_locations_must_be_allowed(images: image_pb2_grpc.ImageServiceStub) -> None:
+    request = IM.GenerateImagesRequest(
+        model="imagen-4.0-generate-001", prompt="x", output_gcs_uri="gs://someone-elses-bucket/out/"
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await images.GenerateImages(request)
+    d = error_details(info.value)
+    assert d.code == grpc.StatusCode.PERMISSION_DENIED and "output_gcs_uri" in d.message
+    request.model = "gemini-2.5-flash-image"
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await images.GenerateImages(request)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_allowed_output_prefixes() -> None:
+    from server.backends.images import check_output_uri
+    from server.errors import GatewayError
+
+    check_output_uri("gs://team-images/run-1/", ("gs://team-images/",))
+    check_output_uri("", ())
+    for uri in ("gs://team-images-evil/x/", "gs://other/x/"):
+        with pytest.raises(GatewayError) as err:
+            check_output_uri(uri, ("gs://team-images/",))
+        assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(GatewayError) as err:
+        check_output_uri("https://example.com/", ("gs://team-images/",))
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
