@@ -16,10 +16,16 @@ from emulator.vertex import handle_vertex
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
+async def _stop_batch_jobs(app: web.Application) -> None:
+    """Batch jobs run in background tasks: stop them with the server."""
+    app[STATE_KEY].batch_jobs.stop_all()
+
+
 def create_app(options: ServerOptions | None = None) -> web.Application:
     """A ready-to-serve emulator application."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STATE_KEY] = EmulatorState(options or ServerOptions())
+    app.on_shutdown.append(_stop_batch_jobs)
     registry = MethodRegistry()
     register_defaults(registry)
     app[REGISTRY_KEY] = registry

@@ -14,9 +14,11 @@ from pathlib import Path
 from aiohttp import web
 
 from emulator.app import create_app
-from emulator.config import ServerOptions
+from emulator.config import ServerOptions, normalize_storage_url
 
 API_KEYS_ENV = "VERTEX_EMULATOR_API_KEYS"
+# Where Cloud Storage is when --storage-url is not given (google-cloud-storage reads it too).
+STORAGE_ENV = "STORAGE_EMULATOR_HOST"
 SHUTDOWN_GRACE_SECONDS = 2.0
 log = logging.getLogger("emulator")
 
@@ -43,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept snake_case field names, as Vertex itself does",
     )
     parser.add_argument(
+        "--storage-url",
+        metavar="URL",
+        help=f"Cloud Storage JSON API base URL for batch prediction (default: ${STORAGE_ENV})",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -62,6 +69,7 @@ def options_from_args(argv: Sequence[str] | None = None) -> ServerOptions:
         api_keys=tuple(dict.fromkeys([*args.api_key, *env_keys])),
         lenient_field_names=args.lenient_field_names,
         log_level=args.log_level,
+        storage_url=normalize_storage_url(args.storage_url or os.environ.get(STORAGE_ENV)),
     )
 
 

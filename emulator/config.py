@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+# Lower bounds of the numeric settings (an update below one is refused).
+_MINIMUMS: dict[str, float] = {"batch_step_seconds": 0.0, "batch_lines_per_step": 1}
+
 
 @dataclass
 class RuntimeConfig:
@@ -14,21 +17,32 @@ class RuntimeConfig:
     token_ttl_seconds: int = 3600
     reject_function_call_id: bool = True
     lenient_field_names: bool = False
+    # Batch prediction pace: seconds per lifecycle step (PENDING → RUNNING, and between output
+    # slices while RUNNING), and input lines handled per slice (one output file each).
+    batch_step_seconds: float = 0.2
+    batch_lines_per_step: int = 1000
 
     def to_json(self) -> dict[str, Any]:
         """The settings as JSON."""
         return asdict(self)
 
     def update(self, changes: dict[str, Any]) -> None:
-        """Apply ``changes`` after checking every name and type; raises ValueError, changes nothing."""
-        types = {f.name: f.type for f in fields(self)}
+        """Apply ``changes`` after checking every name, type and bound; raises ValueError and
+        changes nothing when one is wrong. Float settings take integers too."""
+        # The annotations are strings here (``from __future__ import annotations``).
+        kinds = {f.name: str(f.type) for f in fields(self)}
+        checked: dict[str, Any] = {}
         for name, value in changes.items():
-            if name not in types:
+            if name not in kinds:
                 raise ValueError(f"unknown config setting {name!r}")
-            expected = bool if types[name] in (bool, "bool") else int
-            if type(value) is not expected:
-                raise ValueError(f"{name} must be a {expected.__name__}")
-        for name, value in changes.items():
+            kind = kinds[name]
+            allowed = (int, float) if kind == "float" else (bool,) if kind == "bool" else (int,)
+            if type(value) not in allowed:
+                raise ValueError(f"{name} must be a {kind}")
+            if name in _MINIMUMS and value < _MINIMUMS[name]:
+                raise ValueError(f"{name} must be at least {_MINIMUMS[name]:g}")
+            checked[name] = float(value) if kind == "float" else value
+        for name, value in checked.items():
             setattr(self, name, value)
 
 
@@ -43,7 +57,21 @@ class ServerOptions:
     api_keys: tuple[str, ...] = ()
     lenient_field_names: bool = False
     log_level: str = "info"
+    # Base URL of the Cloud Storage JSON API batch jobs read and write (``http://127.0.0.1:9023``);
+    # None: batch prediction answers FAILED_PRECONDITION.
+    storage_url: str | None = None
 
     def default_config(self) -> RuntimeConfig:
         """The runtime configuration ``reset`` restores."""
         return RuntimeConfig(lenient_field_names=self.lenient_field_names)
+
+
+def normalize_storage_url(value: str | None) -> str | None:
+    """``host:port`` or a URL → ``http(s)://host:port`` without a trailing slash; blank → None.
+
+    ``STORAGE_EMULATOR_HOST`` is usually written with its scheme, but not always.
+    """
+    if value is None or not value.strip():
+        return None
+    url = value.strip().rstrip("/")
+    return url if "://" in url else f"http://{url}"

@@ -136,10 +136,16 @@ class DiscoveryDocument:
         """The request schema id of a publisher-model method such as ``generateContent``."""
         return self._requests.get(method)
 
-    def validate(self, schema_id: str, body: Any, *, lenient_names: bool) -> ValidationResult:
-        """Walk ``body`` against ``schema_id`` and collect every problem, not just the first."""
+    def validate(
+        self, schema_id: str, body: Any, *, lenient_names: bool, root: str = ""
+    ) -> ValidationResult:
+        """Walk ``body`` against ``schema_id`` and collect every problem, not just the first.
+
+        ``root`` is the proto path of the body inside the request message, for methods whose
+        HTTP body is one field of it (``batch_prediction_job`` for CreateBatchPredictionJob).
+        """
         result = ValidationResult()
-        result.normalized = self._message(body, schema_id, "", result.errors, lenient_names)
+        result.normalized = self._message(body, schema_id, root, result.errors, lenient_names)
         return result
 
     def _short(self, schema_id: str) -> str:

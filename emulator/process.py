@@ -23,7 +23,8 @@ class EmulatorProcess:
     loopback port and stops it on exit.
 
     ``extra_args`` are passed on the command line (e.g. ``["--api-key", "k"]``); ``env`` adds
-    environment variables.
+    environment variables; ``storage_url`` (a ``StorageEmulatorProcess.base_url``) becomes
+    ``--storage-url`` for batch prediction.
     """
 
     def __init__(
@@ -33,8 +34,11 @@ class EmulatorProcess:
         host: str = "127.0.0.1",
         env: dict[str, str] | None = None,
         startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+        storage_url: str | None = None,
     ) -> None:
         self.extra_args = list(extra_args)
+        if storage_url is not None:
+            self.extra_args += ["--storage-url", storage_url]
         self.host = host
         self.env = env or {}
         self.startup_timeout = startup_timeout

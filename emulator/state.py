@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from emulator.auth import AuthPolicy, TokenStore
+from emulator.batch_jobs import BatchJobStore
 from emulator.config import RuntimeConfig, ServerOptions
 from emulator.faults import FaultBook
 from emulator.project_resources import ProjectResources
@@ -44,9 +45,11 @@ class EmulatorState:
         self.stats = Stats()
         self.policy = AuthPolicy(frozenset(options.api_keys), options.allow_anonymous)
         self.resources = ProjectResources()
+        self.batch_jobs = BatchJobStore()
 
     def reset(self) -> None:
-        """Clear requests, faults and counters, restore the default config and project resources.
+        """Clear requests, faults and counters, restore the default config and project resources,
+        stop and forget batch jobs (their Cloud Storage output stays).
 
         Service accounts, API keys, issued tokens and the audit trail survive.
         """
@@ -55,6 +58,7 @@ class EmulatorState:
         self.stats = Stats()
         self.config = self.options.default_config()
         self.resources.clear()
+        self.batch_jobs.clear()
 
 
 STATE_KEY: web.AppKey[EmulatorState] = web.AppKey("emulator_state", EmulatorState)

@@ -12,8 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import errors, listing, rules
+from emulator import batch_api, errors, listing, rules
 from emulator.auth import Credentials, check_credentials, presented_credentials
+from emulator.batch_create import CreateCheck, check_create
 from emulator.catalog import ModelInfo, find_model, is_valid_location
 from emulator.discovery import SchemaError, document
 from emulator.errors import FieldViolation, GoogleError
@@ -182,10 +183,18 @@ async def _serve(
     registry = request.app[REGISTRY_KEY]
     target = parse_path(request.path)
     listing_of = listing.parse(request.path) if request.method == "GET" else None
+    batch = batch_api.parse(request.method, request.path)
     spec = registry.lookup(target) if target else None
     check: BodyCheck | None = None
+    batch_check: CreateCheck | None = None
     custom_problems: list[str] = []
-    if target and spec and spec.request_method and request.method == "POST":
+    if batch is not None and batch.action is batch_api.Action.CREATE:
+        record.body, batch_check = check_create(
+            state, batch.version, batch.project, batch.location, request, raw
+        )
+        record.schema_errors = batch_check.audited
+        state.records.note_validated(record.user_agent, request.path, record.schema_errors)
+    elif target and spec and spec.request_method and request.method == "POST":
         record.body, check = check_body(state, target, spec, request, raw)
         if spec.validator and not check.parse_errors:
             # Free-form parts of a typed request (``:predict``'s instances and parameters) are
@@ -212,6 +221,8 @@ async def _serve(
         rpc_method=(
             listing_of.rpc
             if listing_of
+            else batch.rpc
+            if batch
             else rpc_spec.rpc_name(target.version)
             if rpc_spec and target
             else None
@@ -236,6 +247,8 @@ async def _serve(
 
     if listing_of is not None:
         return listing.respond(listing_of, request, state)
+    if batch is not None:
+        return batch_api.respond(batch, request, state, raw, batch_check)
     if target is None or request.method != "POST":
         return errors.html_not_found(request.path)
     if target.location is not None and not is_valid_location(target.location):

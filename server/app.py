@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 import grpc
@@ -31,7 +30,9 @@ from vertex_gateway.v1 import (
 )
 
 from server import __version__
+from server.backends.batches import BatchStore
 from server.backends.claude_chat import ClaudeChatBackend
+from server.backends.files import FileStore
 from server.backends.gemini_chat import GeminiChatBackend
 from server.backends.images import GeminiImageBackend, ImagenBackend
 from server.backends.model_discovery import ModelDiscovery
@@ -43,14 +44,16 @@ from server.config import GatewayConfig
 from server.routing.registry import Family, Registry
 from server.routing.router import Router
 from server.services import boundary
+from server.services.batches import BatchService
 from server.services.chat import ChatService
 from server.services.embedding import EmbeddingService
+from server.services.files import FileService
 from server.services.images import ImageService
 from server.services.models import ModelService
 from server.services.speech import SpeechService
-from server.services.unimplemented import unimplemented_servicer
 from server.vertex.auth import AuthProvider, build_auth
 from server.vertex.client import VertexClient
+from server.vertex.gcs import GcsClient
 from server.vertex.http import Transport
 from server.vertex.http1 import Http1Transport
 from server.vertex.urls import VertexTarget
@@ -58,17 +61,14 @@ from server.vertex.urls import VertexTarget
 log = logging.getLogger("vertex_gateway")
 
 # Services of the contract that later releases implement; they answer UNIMPLEMENTED with a reason.
-_NOT_YET: tuple[tuple[ModuleType, ModuleType, str], ...] = (
-    (batch_pb2, batch_pb2_grpc, "BatchService"),
-    (file_pb2, file_pb2_grpc, "FileService"),
-)
 SERVICE_NAMES: tuple[str, ...] = (
     chat_pb2.DESCRIPTOR.services_by_name["ChatService"].full_name,
     embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name,
     model_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
     image_pb2.DESCRIPTOR.services_by_name["ImageService"].full_name,
     speech_pb2.DESCRIPTOR.services_by_name["SpeechService"].full_name,
-    *(pb2.DESCRIPTOR.services_by_name[name].full_name for pb2, _, name in _NOT_YET),
+    batch_pb2.DESCRIPTOR.services_by_name["BatchService"].full_name,
+    file_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
 )
 
 
@@ -212,6 +212,19 @@ async def create_gateway(
             v.model_discovery_ttl_seconds,
         )
     model_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(router, discovery), server)
+    gcs = GcsClient(
+        transport,
+        auth,
+        base_url=config.storage.base_url,
+        user_agent=f"vertex-gateway/{__version__}",
+        default_timeout=v.request_timeout_seconds,
+    )
+    files = FileStore(gcs, config.storage)
+    file_pb2_grpc.add_FileServiceServicer_to_server(FileService(files), server)
+    batch_pb2_grpc.add_BatchServiceServicer_to_server(
+        BatchService(router, BatchStore(client, target_for, gcs, files, config.storage, router)),
+        server,
+    )
     speech_pb2_grpc.add_SpeechServiceServicer_to_server(
         SpeechService(
             router,
@@ -232,16 +245,6 @@ async def create_gateway(
         ),
         server,
     )
-    for pb2, pb2_grpc, name in _NOT_YET:
-        rpcs = [m.name for m in pb2.DESCRIPTOR.services_by_name[name].methods]
-        servicer = unimplemented_servicer(
-            getattr(pb2_grpc, f"{name}Servicer"),
-            name,
-            rpcs,
-            "it is part of the contract and is being built; chat, embeddings, models, images and"
-            " speech are served now",
-        )
-        getattr(pb2_grpc, f"add_{name}Servicer_to_server")(servicer, server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -78,6 +78,21 @@ class VertexConfig:
 
 
 @dataclass(frozen=True)
+class StorageConfig:
+    """The Cloud Storage bucket and prefix the gateway keeps files and batch data under."""
+
+    # None: FileService and BatchService answer FAILED_PRECONDITION until a bucket is set.
+    bucket: str | None = None
+    prefix: str = "vertex-gateway/"
+    # The JSON API host; None is https://storage.googleapis.com (STORAGE_EMULATOR_HOST also
+    # sets it, as Google's own clients honour it).
+    base_url: str | None = None
+    max_file_bytes: int = 5 * 1024 * MIB
+    # Bytes sent per resumable-upload request: a multiple of 256 KiB, as Cloud Storage requires.
+    upload_chunk_bytes: int = 4 * MIB
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """The gRPC listener and its transport settings."""
 
@@ -102,6 +117,7 @@ class GatewayConfig:
 
     server: ServerConfig = field(default_factory=ServerConfig)
     vertex: VertexConfig = field(default_factory=VertexConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
     aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     allow_models: tuple[str, ...] = ()
     emulator: str = "auto"
@@ -150,6 +166,11 @@ _ENV_SCALARS: dict[str, tuple[str, str]] = {
     "VG_IMPERSONATE_SERVICE_ACCOUNT": ("credentials", "impersonate_service_account"),
     "VG_QUOTA_PROJECT": ("credentials", "quota_project"),
     "VG_EMULATOR": ("", "emulator"),
+    "STORAGE_EMULATOR_HOST": ("storage", "base_url"),
+    "VG_STORAGE_BASE_URL": ("storage", "base_url"),
+    "VG_STORAGE_BUCKET": ("storage", "bucket"),
+    "VG_STORAGE_PREFIX": ("storage", "prefix"),
+    "VG_MAX_FILE_BYTES": ("storage", "max_file_bytes"),
 }
 
 
@@ -174,6 +195,7 @@ def load_config(env: Mapping[str, str] | None = None, path: str | None = None) -
     sections: dict[str, dict[str, Any]] = {
         "server": _section(raw, "server"),
         "vertex": _section(raw, "vertex"),
+        "storage": _section(raw, "storage"),
         "": {k: raw.pop(k) for k in ("aliases", "allow_models", "emulator", "models") if k in raw},
     }
     sections["credentials"] = _section(sections["vertex"], "credentials")
@@ -269,6 +291,7 @@ def _build(sections: dict[str, dict[str, Any]]) -> GatewayConfig:
     vertex: VertexConfig = _coerce(VertexConfig, sections["vertex"], "vertex")
     vertex = replace(vertex, credentials=credentials)
     server: ServerConfig = _coerce(ServerConfig, sections["server"], "server")
+    storage: StorageConfig = _coerce(StorageConfig, sections["storage"], "storage")
     top = sections[""]
     aliases = top.get("aliases") or {}
     if not isinstance(aliases, dict):
@@ -280,6 +303,7 @@ def _build(sections: dict[str, dict[str, Any]]) -> GatewayConfig:
         models=_models(top.get("models")),
         server=server,
         vertex=vertex,
+        storage=storage,
         aliases=MappingProxyType({str(k): str(v) for k, v in aliases.items()}),
         allow_models=tuple(str(m).strip() for m in allow),
         emulator=str(top.get("emulator", "auto")).lower(),
@@ -343,6 +367,17 @@ def validate(config: GatewayConfig) -> None:
             raise ConfigError(f"server.{name} must be at least 1 MiB")
     if v.max_request_bytes < 1024:
         raise ConfigError("vertex.max_request_bytes is too small")
+    st = config.storage
+    if st.bucket is not None and not re.match(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$", st.bucket):
+        raise ConfigError(f"storage.bucket {st.bucket!r} is not a valid bucket name")
+    if st.prefix and (st.prefix.startswith("/") or not st.prefix.endswith("/")):
+        raise ConfigError("storage.prefix must be a relative path ending in '/' (or empty)")
+    if st.base_url is not None and not re.match(r"^https?://[^/\s]+", st.base_url):
+        raise ConfigError("storage.base_url must be an http(s) URL")
+    if st.upload_chunk_bytes < 256 * 1024 or st.upload_chunk_bytes % (256 * 1024):
+        raise ConfigError("storage.upload_chunk_bytes must be a multiple of 256 KiB")
+    if st.max_file_bytes < 1:
+        raise ConfigError("storage.max_file_bytes must be positive")
     for prefix in v.output_gcs_prefixes:
         if not re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]/", prefix):
             raise ConfigError(

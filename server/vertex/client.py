@@ -81,15 +81,23 @@ class VertexClient:
         headers.update(await self.auth.headers())
         return headers
 
-    async def call_json(self, url: str, body: Mapping[str, Any], deadline: Deadline) -> Any:
-        """POST a JSON body and return the decoded JSON reply."""
-        return await self._json("POST", url, encode_body(body, self._max_request_bytes), deadline)
+    async def call_json(
+        self, url: str, body: Mapping[str, Any], deadline: Deadline, *, resource: bool = False
+    ) -> Any:
+        """POST a JSON body and return the decoded JSON reply.
 
-    async def get_json(self, url: str, deadline: Deadline) -> Any:
+        With `resource`, the reply is a resource that may itself have an `error` member (a
+        failed batch job), which is data, not an error of the call."""
+        data = encode_body(body, self._max_request_bytes)
+        return await self._json("POST", url, data, deadline, resource)
+
+    async def get_json(self, url: str, deadline: Deadline, *, resource: bool = False) -> Any:
         """GET a resource or a list page and return the decoded JSON reply."""
-        return await self._json("GET", url, b"", deadline)
+        return await self._json("GET", url, b"", deadline, resource)
 
-    async def _json(self, method: str, url: str, data: bytes, deadline: Deadline) -> Any:
+    async def _json(
+        self, method: str, url: str, data: bytes, deadline: Deadline, resource: bool = False
+    ) -> Any:
         for attempt in (0, 1):
             headers = await self._headers() if data else await self._get_headers()
             resp = await self.transport.request(method, url, headers, data, deadline.remaining())
@@ -101,7 +109,7 @@ class VertexClient:
                 payload = orjson.loads(resp.body)
             except (ValueError, UnicodeDecodeError):
                 raise malformed("the reply is not valid JSON") from None
-            err = from_error_object(payload, None)
+            err = None if resource else from_error_object(payload, None)
             if err is not None:
                 raise err
             return payload

@@ -61,9 +61,14 @@ class Transport(Protocol):
         ...
 
     def stream(
-        self, url: str, headers: Mapping[str, str], body: bytes, timeout: float | None
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        timeout: float | None,
+        method: str = "POST",
     ) -> AbstractAsyncContextManager[StreamingResponse]:
-        """POST and read the reply incrementally; leaving the context closes the request."""
+        """Send and read the reply incrementally; leaving the context closes the request."""
         ...
 
     async def close(self) -> None:

@@ -501,11 +501,16 @@ class Http1Transport:
 
     @asynccontextmanager
     async def stream(
-        self, url: str, headers: Mapping[str, str], body: bytes, timeout: float | None
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        timeout: float | None,
+        method: str = "POST",
     ) -> AsyncIterator[StreamingResponse]:
-        """POST and expose the reply incrementally; leaving early closes the connection."""
+        """Send and expose the reply incrementally; leaving early closes the connection."""
         async with self._slots():
-            origin, exchange = await self._open("POST", url, headers, body, timeout)
+            origin, exchange = await self._open(method, url, headers, body, timeout)
             try:
                 if timeout is not None:
                     yield _Stream(exchange, None)

@@ -13,17 +13,30 @@ from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc
 
 from emulator.admin import EmulatorAdmin
 from emulator.process import EmulatorProcess
+from emulator.storage_process import StorageEmulatorProcess
 from server.app import Gateway, create_gateway
 from server.config import load_config
 
 MAX_REQUEST_BYTES = 1024 * 1024
+BUCKET = "vertex-gateway-test"
+# The storage stand-in's URL, set once by the `storage` fixture (gateway_env reads it).
+STORAGE_URL: list[str] = []
 
 
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[EmulatorProcess]:
+def storage() -> Iterator[StorageEmulatorProcess]:
+    """The Cloud Storage stand-in on loopback, with the gateway's bucket."""
+    with StorageEmulatorProcess() as gcs:
+        gcs.create_bucket(BUCKET)
+        STORAGE_URL[:] = [gcs.base_url]
+        yield gcs
+
+
+@pytest.fixture(scope="session")
+def emulator(storage: StorageEmulatorProcess) -> Iterator[EmulatorProcess]:
     """One emulator for the whole run; at the end, every body the gateway sent must have passed
     the emulator's schema validation (acceptance: the audit covers the whole suite)."""
-    with EmulatorProcess() as emu:
+    with EmulatorProcess(["--storage-url", storage.base_url]) as emu:
         yield emu
         audit = EmulatorAdmin(emu.base_url).audit("vertex-gateway")
         assert audit["checked"] > 0, "the gateway sent no bodies to the emulator"
@@ -51,7 +64,11 @@ def gateway_env(emulator: EmulatorProcess, key: dict[str, Any], **extra: str) ->
         "VG_SHUTDOWN_GRACE_SECONDS": "2",
         "VG_MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES),
         "VG_ALIASES": "fast=gemini-2.5-flash,smart=google/gemini-2.5-pro",
+        "VG_STORAGE_BUCKET": BUCKET,
+        "VG_STORAGE_PREFIX": "gw/",
     }
+    if STORAGE_URL:
+        env["VG_STORAGE_BASE_URL"] = STORAGE_URL[0]
     env.update(extra)
     return env
 

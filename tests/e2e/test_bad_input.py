@@ -73,14 +73,3 @@ async def test_oversize_request(chat: Stub, admin: EmulatorAdmin) -> None:
     assert d.info is not None and d.info.reason == "REQUEST_TOO_LARGE"
     assert str(MAX_REQUEST_BYTES) in d.message
     assert admin.requests() == []
-
-
-async def test_unimplemented_services_say_why(channel: grpc.aio.Channel) -> None:
-    from vertex_gateway.v1 import batch_pb2, batch_pb2_grpc
-
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await batch_pb2_grpc.BatchServiceStub(channel).GetBatch(batch_pb2.GetBatchRequest())
-    d = error_details(info.value)
-    assert d.code == C.UNIMPLEMENTED
-    assert "BatchService.GetBatch" in d.message
-    assert d.info is not None and d.info.reason == "NOT_IMPLEMENTED_YET"

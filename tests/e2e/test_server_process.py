@@ -196,7 +196,7 @@ def test_workers_share_the_port_and_all_stop_on_sigterm() -> None:
     proc = ServerProcess("--workers", "2")
     try:
         children = _children(proc.proc.pid)
-        workers = [c for c in children if "-m emulator" not in _cmdline(c)]
+        workers = [c for c in children if "-m server" in _cmdline(c)]
         assert len(workers) == 2, [_cmdline(c) for c in children]
         for _ in range(6):  # new connections each time: the kernel spreads them over workers
             result = proc.grpcurl("vertex_gateway.v1.ChatService/Chat", data=CHAT)

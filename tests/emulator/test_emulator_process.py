@@ -143,6 +143,8 @@ def test_admin_client_round_trip(emulator: EmulatorProcess, admin: EmulatorAdmin
         "token_ttl_seconds": 3600,
         "reject_function_call_id": False,
         "lenient_field_names": False,
+        "batch_step_seconds": 0.2,
+        "batch_lines_per_step": 1000,
     }
 
     admin.revoke_tokens()

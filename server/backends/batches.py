@@ -1,0 +1,486 @@
+"""Batches: stage typed requests as Vertex JSONL in Cloud Storage, run a batchPredictionJob,
+and read its output back as typed results matched to the caller's ids.
+
+A batch is its Vertex job; its name carries the job's location ("batches/us-east5-123..."), so
+the gateway keeps no state of its own. What reading results needs (the caller's ids in row
+order, the JSON-output tool of Claude rows) is written next to the input as `manifest.json`;
+the job's labels point to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import uuid
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import grpc
+import orjson
+from google.protobuf import json_format
+from vertex_gateway.v1 import batch_pb2, common_pb2
+
+from server.config import StorageConfig
+from server.errors import FieldViolation, GatewayError, invalid_argument, invalid_request
+from server.routing.registry import Family
+from server.routing.router import Route, Router, vertex_resource
+from server.translate import batch_jobs, batch_lines
+from server.translate.labels import label_problems
+from server.vertex.client import Deadline, VertexClient
+from server.vertex.errors import VertexError
+from server.vertex.gcs import GcsClient, parse_uri
+from server.vertex.urls import VertexTarget, collection_url, list_url
+
+from .files import FileStore, storage_unconfigured
+
+_NAME = re.compile(r"^batches/([a-z][a-z0-9-]*)-([0-9]+)$")
+_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{1,63}$")
+RESULTS_PER_MESSAGE = 100
+DEFAULT_PAGE = 50
+MAX_PAGE = 1000
+MAX_LISTED_PROBLEMS = 100
+STAGING_PIECE = 1024 * 1024
+FAMILIES = (Family.GEMINI, Family.CLAUDE, Family.TEXT_EMBEDDING)
+
+
+def _not_found(name: str) -> GatewayError:
+    return GatewayError(
+        grpc.StatusCode.NOT_FOUND,
+        f"batch {name!r} does not exist",
+        "BATCH_NOT_FOUND",
+        metadata={"batch": name},
+    )
+
+
+def parse_name(name: str) -> tuple[str, str]:
+    """(location, Vertex job id) of "batches/{location}-{id}"."""
+    match = _NAME.match(name)
+    if match is None:
+        raise invalid_argument("name", 'must be "batches/{id}" as CreateBatch returned it')
+    return match.group(1), match.group(2)
+
+
+def _token(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(data)).decode().rstrip("=")
+
+
+def _untoken(token: str, field: str = "page_token") -> dict[str, Any]:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except ValueError:
+        raise invalid_argument(field, "is not a token this service issued") from None
+    if not isinstance(data, dict):
+        raise invalid_argument(field, "is not a token this service issued")
+    return data
+
+
+class BatchStore:
+    """CreateBatch, GetBatch, ListBatches, CancelBatch, ListBatchResults."""
+
+    def __init__(
+        self,
+        client: VertexClient,
+        target_for: Callable[[str], VertexTarget],
+        gcs: GcsClient,
+        files: FileStore,
+        storage: StorageConfig,
+        router: Router,
+    ) -> None:
+        self._client = client
+        self._target_for = target_for
+        self._gcs = gcs
+        self._files = files
+        self._storage = storage
+        self._router = router
+
+    # -- helpers --------------------------------------------------------------------------
+    def _jobs_url(self, location: str) -> str:
+        return collection_url(self._target_for(location), "batchPredictionJobs")
+
+    def _locations(self) -> list[str]:
+        places = {self._router.default_location}
+        for spec in self._router.registry.all():
+            if spec.location and spec.family in FAMILIES:
+                places.add(spec.location)
+        return sorted(places)
+
+    @property
+    def _bucket(self) -> str:
+        if self._storage.bucket is None:
+            raise storage_unconfigured()
+        return self._storage.bucket
+
+    async def _job(self, name: str, deadline: Deadline) -> tuple[str, dict[str, Any]]:
+        location, ident = parse_name(name)
+        try:
+            job = await self._client.get_json(
+                f"{self._jobs_url(location)}/{ident}", deadline, resource=True
+            )
+        except VertexError as err:
+            if err.code == "NOT_FOUND":
+                raise _not_found(name) from None
+            raise
+        labels = job.get("labels") if isinstance(job, dict) else None
+        if not isinstance(labels, dict) or batch_jobs.MARK not in labels:
+            raise _not_found(name)  # a job not created through the gateway
+        return location, job
+
+    def _same_model(self, route: Route) -> Callable[[str], bool]:
+        def same(model: str) -> bool:
+            spec = self._router.lookup(model)
+            return spec is not None and spec.key == route.spec.key
+
+        return same
+
+    # -- create ---------------------------------------------------------------------------
+    async def _items(
+        self, request: batch_pb2.CreateBatchRequest, deadline: Deadline
+    ) -> tuple[list[batch_pb2.BatchItem], str]:
+        if bool(request.requests) == bool(request.input_file):
+            raise invalid_argument(
+                "requests", "give the requests inline or as input_file, one of the two"
+            )
+        if request.requests:
+            return list(request.requests), "requests"
+        _, obj = await self._files.stat(request.input_file, deadline.remaining(), "input_file")
+        data = await self._gcs.read_all(self._bucket, obj.name, deadline)
+        items: list[batch_pb2.BatchItem] = []
+        problems: list[FieldViolation] = []
+        for number, raw in enumerate(data.splitlines(), start=1):
+            if not raw.strip():
+                continue
+            item = batch_pb2.BatchItem()
+            try:
+                json_format.Parse(raw, item)
+            except (json_format.ParseError, UnicodeDecodeError) as exc:
+                problems.append(
+                    FieldViolation(f"input_file line {number}", f"is not a BatchItem: {exc}")
+                )
+                continue
+            items.append(item)
+        if problems:
+            raise invalid_request(problems[:MAX_LISTED_PROBLEMS])
+        return items, "input_file lines"
+
+    def _check_request(self, request: batch_pb2.CreateBatchRequest) -> None:
+        problems = label_problems(request.labels)
+        for key in request.labels:
+            if key.startswith(batch_jobs.RESERVED_PREFIX):
+                problems.append(
+                    FieldViolation(
+                        f"labels[{key!r}]", "keys starting with vertex-gateway are reserved"
+                    )
+                )
+        if len(request.display_name) > 128:
+            problems.append(FieldViolation("display_name", "is longer than 128 characters"))
+        if request.request_id and not _LABEL_VALUE.match(request.request_id):
+            problems.append(
+                FieldViolation(
+                    "request_id", "must be a lowercase UUID (up to 63 of a-z, 0-9, - and _)"
+                )
+            )
+        if problems:
+            raise invalid_request(problems)
+
+    async def create(
+        self, request: batch_pb2.CreateBatchRequest, route: Route, remaining: float | None
+    ) -> batch_pb2.Batch:
+        """Validate every request, stage the lines, create the job."""
+        bucket = self._bucket
+        if route.spec.family not in FAMILIES:
+            raise invalid_argument(
+                "model",
+                f"{route.name} cannot run in a batch (Gemini, Claude and text embedding models can)",
+            )
+        self._check_request(request)
+        deadline = self._client.deadline(remaining)
+        items, where = await self._items(request, deadline)
+        if not items:
+            raise invalid_argument("requests", "the batch has no requests")
+        staged, problems = batch_lines.stage(
+            items,
+            route.spec,
+            self._same_model(route),
+            where="requests" if where == "requests" else "input_file",
+        )
+        if problems:
+            shown = problems[:MAX_LISTED_PROBLEMS]
+            if len(problems) > len(shown):
+                shown.append(
+                    FieldViolation(
+                        "requests", f"... and {len(problems) - len(shown)} more problems"
+                    )
+                )
+            raise invalid_request(shown)
+        jobs_url = self._jobs_url(route.location)
+        if request.request_id:
+            earlier = await self._find_request(jobs_url, request.request_id, deadline)
+            if earlier is not None:
+                return batch_jobs.to_batch(earlier, route.location)
+        staging = uuid.uuid4().hex
+        base = f"{self._storage.prefix}batches/{staging}"
+        await self._gcs.write(
+            bucket,
+            f"{base}/input.jsonl",
+            "application/octet-stream",
+            _jsonl(staged.lines),
+            deadline,
+        )
+        manifest = {"ids": staged.ids, "kind": staged.kind, "family": route.spec.family.value,
+                    "json_tools": {str(k): v for k, v in staged.json_tools.items()}}  # fmt: skip
+        await self._gcs.write(
+            bucket,
+            f"{base}/manifest.json",
+            "application/json",
+            _once(orjson.dumps(manifest)),
+            deadline,
+        )
+        labels = dict(request.labels)
+        labels.update(
+            {
+                batch_jobs.MARK: "batch",
+                batch_jobs.INPUT: staging,
+                batch_jobs.TOTAL: str(len(staged.ids)),
+            }
+        )
+        encoded = batch_jobs.encode_model(request.model)
+        if encoded is not None:
+            labels[batch_jobs.MODEL] = encoded
+        if request.input_file:
+            labels[batch_jobs.FILE] = request.input_file.removeprefix("files/")
+        if request.request_id:
+            labels[batch_jobs.REQUEST_ID] = request.request_id
+        body: dict[str, Any] = {
+            "displayName": request.display_name or f"vertex-gateway-{staging[:12]}",
+            "model": vertex_resource(route.spec),
+            "inputConfig": {"instancesFormat": "jsonl", "gcsSource": {"uris": [f"gs://{bucket}/{base}/input.jsonl"]}},
+            "outputConfig": {"predictionsFormat": "jsonl", "gcsDestination": {"outputUriPrefix": f"gs://{bucket}/{base}/output"}},
+            "labels": labels,
+        }  # fmt: skip
+        if staged.model_parameters:
+            body["modelParameters"] = staged.model_parameters
+        job = await self._client.call_json(jobs_url, body, deadline, resource=True)
+        return batch_jobs.to_batch(job, route.location)
+
+    async def _find_request(
+        self, jobs_url: str, request_id: str, deadline: Deadline
+    ) -> dict[str, Any] | None:
+        filter_ = f'labels.{batch_jobs.REQUEST_ID}="{request_id}"'
+        page = await self._client.get_json(
+            list_url(jobs_url, 10, "") + f"&filter={_quote(filter_)}", deadline
+        )
+        jobs = page.get("batchPredictionJobs") if isinstance(page, dict) else None
+        return jobs[0] if isinstance(jobs, list) and jobs and isinstance(jobs[0], dict) else None
+
+    # -- read -----------------------------------------------------------------------------
+    async def get(self, name: str, remaining: float | None) -> batch_pb2.Batch:
+        """The batch as its job stands now."""
+        location, job = await self._job(name, self._client.deadline(remaining))
+        return batch_jobs.to_batch(job, location)
+
+    async def cancel(self, name: str, remaining: float | None) -> batch_pb2.Batch:
+        """Ask Vertex to stop the job; FAILED_PRECONDITION once it has ended."""
+        deadline = self._client.deadline(remaining)
+        location, job = await self._job(name, deadline)
+        state = str(job.get("state") or "")
+        if state in batch_jobs.TERMINAL:
+            raise GatewayError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"batch {name!r} has already ended ({state}); there is nothing to cancel",
+                "BATCH_ENDED",
+                metadata={"batch": name, "state": state},
+            )
+        if state != "JOB_STATE_CANCELLING":
+            _, ident = parse_name(name)
+            await self._client.call_json(f"{self._jobs_url(location)}/{ident}:cancel", {}, deadline)
+        _, job = await self._job(name, deadline)
+        return batch_jobs.to_batch(job, location)
+
+    async def list(
+        self, request: batch_pb2.ListBatchesRequest, remaining: float | None
+    ) -> batch_pb2.ListBatchesResponse:
+        """A page of the gateway's batches, location by location."""
+        if not 0 <= request.page_size <= MAX_PAGE:
+            raise invalid_argument("page_size", f"must be 1 to {MAX_PAGE} (0 means {DEFAULT_PAGE})")
+        states = []
+        for k, state in enumerate(request.states):
+            if (
+                state == common_pb2.JOB_STATE_UNSPECIFIED
+                or state not in common_pb2.JobState.values()
+            ):
+                raise invalid_argument(f"states[{k}]", f"unknown state {state}")
+            states.append(common_pb2.JobState.Name(state))
+        filter_ = f"labels.{batch_jobs.MARK}:*"
+        if states:
+            filter_ += " AND (" + " OR ".join(f'state="{s}"' for s in states) + ")"
+        key = hashlib.sha256(filter_.encode()).hexdigest()[:16]
+        where, vertex_token = 0, ""
+        if request.page_token:
+            data = _untoken(request.page_token)
+            if data.get("f") != key:
+                raise invalid_argument(
+                    "page_token", "belongs to a listing with other states; start again without it"
+                )
+            where, vertex_token = int(data.get("l", 0)), str(data.get("t", ""))
+        size = request.page_size or DEFAULT_PAGE
+        locations = self._locations()
+        deadline = self._client.deadline(remaining)
+        reply = batch_pb2.ListBatchesResponse()
+        while where < len(locations) and len(reply.batches) < size:
+            location = locations[where]
+            url = list_url(self._jobs_url(location), size - len(reply.batches), vertex_token)
+            page = await self._client.get_json(
+                url + f"&filter={_quote(filter_)}", deadline, resource=True
+            )
+            for job in page.get("batchPredictionJobs") or []:
+                if isinstance(job, dict):
+                    reply.batches.append(batch_jobs.to_batch(job, location))
+            vertex_token = str(page.get("nextPageToken") or "")
+            if not vertex_token:
+                where += 1
+        if where < len(locations):
+            reply.next_page_token = _token({"f": key, "l": where, "t": vertex_token})
+        return reply
+
+    # -- results --------------------------------------------------------------------------
+    async def results(
+        self, request: batch_pb2.ListBatchResultsRequest, remaining: float | None
+    ) -> AsyncIterator[batch_pb2.ListBatchResultsResponse]:
+        """Every request's outcome exactly once: the output lines, then the rows Vertex never
+        answered, in messages of up to 100 results."""
+        if request.page_size < 0:
+            raise invalid_argument("page_size", "must not be negative")
+        skip_lines, skip_missing = 0, 0
+        if request.page_token:
+            data = _untoken(request.page_token)
+            if data.get("b") != request.name:
+                raise invalid_argument("page_token", "belongs to another batch")
+            skip_lines, skip_missing = int(data.get("n", 0)), int(data.get("m", 0))
+        deadline = self._client.deadline(remaining)
+        location, job = await self._job(request.name, deadline)
+        state = str(job.get("state") or "")
+        if state not in batch_jobs.TERMINAL:
+            raise GatewayError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"batch {request.name!r} is {state}; results can be read once it has ended",
+                "BATCH_NOT_ENDED",
+                metadata={"batch": request.name, "state": state},
+            )
+        bucket = self._bucket
+        staging = str(job["labels"].get(batch_jobs.INPUT, ""))
+        base = f"{self._storage.prefix}batches/{staging}"
+        manifest = orjson.loads(await self._gcs.read_all(bucket, f"{base}/manifest.json", deadline))
+        ids: list[str] = manifest["ids"]
+        family = Family(manifest["family"])
+        json_tools: dict[str, str] = manifest.get("json_tools") or {}
+        batch = batch_jobs.to_batch(job, location)
+        served_by, model = batch.served_by, batch.model
+        pending_by_instance: dict[str, deque[int]] = defaultdict(deque)
+        if family is Family.TEXT_EMBEDDING:
+            raw_input = await self._gcs.read_all(bucket, f"{base}/input.jsonl", deadline)
+            for index, raw_line in enumerate(raw_input.splitlines()):
+                pending_by_instance[batch_lines.canonical(orjson.loads(raw_line))].append(index)
+        limit = request.page_size or None
+        sent = 0
+        seen: set[int] = set()
+        consumed = 0
+        out = batch_pb2.ListBatchResultsResponse()
+
+        def token(lines: int, missing: int) -> str:
+            return _token({"b": request.name, "n": lines, "m": missing})
+
+        async for line in self._output_lines(job, deadline):
+            consumed += 1
+            row: int | None
+            if family is Family.TEXT_EMBEDDING:
+                queue = pending_by_instance.get(batch_lines.canonical(line.get("instance")))
+                row = queue.popleft() if queue else None
+            else:
+                row = batch_lines.row_of(line, family)
+            if row is None or not 0 <= row < len(ids) or row in seen:
+                continue
+            seen.add(row)
+            if consumed <= skip_lines:
+                continue
+            result = batch_lines.result_of(line, family, model, json_tools.get(str(row)), served_by)
+            result.id = ids[row]
+            out.results.append(result)
+            sent += 1
+            if limit is not None and sent >= limit:
+                out.next_page_token = token(consumed, 0)
+                yield out
+                return
+            if len(out.results) >= RESULTS_PER_MESSAGE:
+                yield out
+                out = batch_pb2.ListBatchResultsResponse()
+        missing = [row for row in range(len(ids)) if row not in seen]
+        for index, row in enumerate(missing):
+            if index < skip_missing:
+                continue
+            out.results.add(id=ids[row], error=batch_lines.not_answered(state))
+            sent += 1
+            if limit is not None and sent >= limit and index + 1 < len(missing):
+                out.next_page_token = token(consumed, index + 1)
+                yield out
+                return
+            if len(out.results) >= RESULTS_PER_MESSAGE:
+                yield out
+                out = batch_pb2.ListBatchResultsResponse()
+        if out.results or sent == 0:
+            yield out
+
+    async def _output_lines(
+        self, job: dict[str, Any], deadline: Deadline
+    ) -> AsyncIterator[dict[str, Any]]:
+        info = job.get("outputInfo") or {}
+        directory = info.get("gcsOutputDirectory") if isinstance(info, dict) else None
+        if not directory:
+            return
+        bucket, prefix = parse_uri(str(directory).rstrip("/") + "/")
+        for obj in await self._gcs.list(bucket, prefix, deadline):
+            if not obj.name.endswith(".jsonl"):
+                continue
+            carry = b""
+            async for chunk in self._gcs.read(bucket, obj.name, deadline):
+                lines = (carry + chunk).split(b"\n")
+                carry = lines.pop()
+                for raw in lines:
+                    parsed = _parse(raw)
+                    if parsed is not None:
+                        yield parsed
+            parsed = _parse(carry)
+            if parsed is not None:
+                yield parsed
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    if not raw.strip():
+        return None
+    try:
+        value = orjson.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
+async def _jsonl(lines: Sequence[dict[str, Any]]) -> AsyncIterator[bytes]:
+    piece = bytearray()
+    for line in lines:
+        piece += orjson.dumps(line) + b"\n"
+        if len(piece) >= STAGING_PIECE:
+            yield bytes(piece)
+            piece.clear()
+    if piece:
+        yield bytes(piece)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
