@@ -56,6 +56,7 @@ from server.vertex.client import VertexClient
 from server.vertex.gcs import GcsClient
 from server.vertex.http import Transport
 from server.vertex.http1 import Http1Transport
+from server.vertex.retry import RetryPolicy
 from server.vertex.urls import VertexTarget
 
 log = logging.getLogger("vertex_gateway")
@@ -153,6 +154,7 @@ async def create_gateway(
         max_request_bytes=v.max_request_bytes,
         max_event_bytes=v.max_stream_event_bytes,
         default_timeout=v.request_timeout_seconds,
+        retry=RetryPolicy(max_attempts=v.max_attempts, budget_ratio=v.retry_budget_ratio),
     )
     project = None if auth.kind == "api_key" and v.project is None else v.project
     targets: dict[str, VertexTarget] = {}

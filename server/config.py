@@ -69,6 +69,11 @@ class VertexConfig:
     # catalogs; what it found is kept this long before Vertex is asked again.
     # Vertex calls in flight for one caller request that needs several (embeddings split to a
     # model's limits): enough to hide latency, few enough not to spend the quota on one caller.
+    # Attempts per Vertex call for transient failures (429, 5xx, connection failures), before any
+    # reply byte reached the caller; 1 turns retries off. Retries stay within the caller's
+    # deadline and within `retry_budget_ratio` retries per request on average.
+    max_attempts: int = 3
+    retry_budget_ratio: float = 0.2
     max_concurrent_calls_per_request: int = 8
     # gs:// prefixes callers may have Vertex write results under (e.g. Imagen output_gcs_uri);
     # empty: none, and such requests are PERMISSION_DENIED.
@@ -155,6 +160,8 @@ _ENV_SCALARS: dict[str, tuple[str, str]] = {
     "VG_REQUEST_TIMEOUT_SECONDS": ("vertex", "request_timeout_seconds"),
     "VG_MAX_REQUEST_BYTES": ("vertex", "max_request_bytes"),
     "VG_MAX_CONCURRENT_CALLS_PER_REQUEST": ("vertex", "max_concurrent_calls_per_request"),
+    "VG_MAX_ATTEMPTS": ("vertex", "max_attempts"),
+    "VG_RETRY_BUDGET_RATIO": ("vertex", "retry_budget_ratio"),
     "VG_MODEL_DISCOVERY": ("vertex", "model_discovery"),
     "VG_MODEL_DISCOVERY_TTL_SECONDS": ("vertex", "model_discovery_ttl_seconds"),
     "VG_CREDENTIALS": ("credentials", "source"),
@@ -383,6 +390,10 @@ def validate(config: GatewayConfig) -> None:
             raise ConfigError(
                 f"vertex.output_gcs_prefixes: {prefix!r} must be gs://bucket/ or gs://bucket/path/"
             )
+    if not 1 <= v.max_attempts <= 10:
+        raise ConfigError("vertex.max_attempts must be between 1 and 10")
+    if not 0 <= v.retry_budget_ratio <= 1:
+        raise ConfigError("vertex.retry_budget_ratio must be between 0 and 1")
     if not 1 <= v.max_concurrent_calls_per_request <= 256:
         raise ConfigError("vertex.max_concurrent_calls_per_request must be between 1 and 256")
     if not v.model_discovery_ttl_seconds > 0:

@@ -261,7 +261,8 @@ class BatchStore:
         }  # fmt: skip
         if staged.model_parameters:
             body["modelParameters"] = staged.model_parameters
-        job = await self._client.call_json(jobs_url, body, deadline, resource=True)
+        # Not retried: a job Vertex created before failing to answer would run twice.
+        job = await self._client.call_json(jobs_url, body, deadline, resource=True, retry=False)
         return batch_jobs.to_batch(job, route.location)
 
     async def _find_request(
@@ -294,7 +295,9 @@ class BatchStore:
             )
         if state != "JOB_STATE_CANCELLING":
             _, ident = parse_name(name)
-            await self._client.call_json(f"{self._jobs_url(location)}/{ident}:cancel", {}, deadline)
+            await self._client.call_json(
+                f"{self._jobs_url(location)}/{ident}:cancel", {}, deadline, retry=False
+            )
         _, job = await self._job(name, deadline)
         return batch_jobs.to_batch(job, location)
 

@@ -37,6 +37,7 @@ def from_vertex(err: VertexError) -> GatewayError:
         metadata["upstream_reason"] = err.upstream_reason
     if err.upstream_domain:
         metadata["upstream_domain"] = err.upstream_domain
+    metadata["attempts"] = str(err.attempts)
     prefix = "" if err.reason in ("DEADLINE_EXCEEDED", "REQUEST_TOO_LARGE") else "Vertex AI: "
     return GatewayError(
         code,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 
 from .auth import AuthProvider
 from .errors import VertexError, from_error_object, from_http_error, malformed
 from .http import Transport, timeout_error
+from .retry import RetryBudget, RetryPolicy, retryable
 from .sse import SseDecoder, SseTooLarge
 
 
@@ -32,6 +35,9 @@ def encode_body(body: Mapping[str, Any], max_bytes: int) -> bytes:
     return data
 
 
+_T = TypeVar("_T")
+
+
 class Deadline:
     """An absolute deadline, from the caller's remaining time or the configured default."""
 
@@ -46,6 +52,10 @@ class Deadline:
             raise timeout_error()
         return left
 
+    def left(self) -> float:
+        """Seconds left, 0 when none are (never raises)."""
+        return max(0.0, self._at - time.monotonic())
+
 
 class VertexClient:
     """Calls Vertex over a pooled transport with per-request headers."""
@@ -59,6 +69,7 @@ class VertexClient:
         max_request_bytes: int,
         max_event_bytes: int,
         default_timeout: float,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.transport = transport
         self.auth = auth
@@ -66,6 +77,9 @@ class VertexClient:
         self._max_request_bytes = max_request_bytes
         self._max_event_bytes = max_event_bytes
         self.default_timeout = default_timeout
+        self.retry = retry or RetryPolicy(max_attempts=1)
+        self._budget = RetryBudget(self.retry.budget_ratio, self.retry.budget_floor)
+        self._rng = random.Random()
 
     def deadline(self, remaining: float | None) -> Deadline:
         """A deadline bounded by the caller's remaining time and the configured timeout."""
@@ -82,18 +96,54 @@ class VertexClient:
         return headers
 
     async def call_json(
-        self, url: str, body: Mapping[str, Any], deadline: Deadline, *, resource: bool = False
+        self,
+        url: str,
+        body: Mapping[str, Any],
+        deadline: Deadline,
+        *,
+        resource: bool = False,
+        retry: bool = True,
     ) -> Any:
         """POST a JSON body and return the decoded JSON reply.
 
         With `resource`, the reply is a resource that may itself have an `error` member (a
-        failed batch job), which is data, not an error of the call."""
+        failed batch job), which is data, not an error of the call. `retry=False` for calls
+        that must not run twice (creating a resource)."""
         data = encode_body(body, self._max_request_bytes)
-        return await self._json("POST", url, data, deadline, resource)
+        if not retry:
+            return await self._json("POST", url, data, deadline, resource)
+        return await self.with_retries(
+            lambda: self._json("POST", url, data, deadline, resource), deadline
+        )
 
     async def get_json(self, url: str, deadline: Deadline, *, resource: bool = False) -> Any:
         """GET a resource or a list page and return the decoded JSON reply."""
-        return await self._json("GET", url, b"", deadline, resource)
+        return await self.with_retries(
+            lambda: self._json("GET", url, b"", deadline, resource), deadline
+        )
+
+    async def pause_before_retry(self, err: VertexError, attempt: int, deadline: Deadline) -> bool:
+        """Whether to try again after `attempt` failed with `err` (waiting first if so)."""
+        if attempt >= self.retry.max_attempts or not retryable(err):
+            return False
+        delay = self.retry.backoff(attempt, err.retry_delay_seconds, self._rng)
+        if delay >= deadline.left() or not self._budget.try_spend():
+            return False
+        await asyncio.sleep(delay)
+        return True
+
+    async def with_retries(self, call: Callable[[], Awaitable[_T]], deadline: Deadline) -> _T:
+        """`call()` again after transient failures, as the policy and budget allow."""
+        self._budget.on_request()
+        attempt = 1
+        while True:
+            try:
+                return await call()
+            except VertexError as err:
+                err.attempts = attempt
+                if not await self.pause_before_retry(err, attempt, deadline):
+                    raise
+                attempt += 1
 
     async def _json(
         self, method: str, url: str, data: bytes, deadline: Deadline, resource: bool = False
@@ -124,30 +174,49 @@ class VertexClient:
         after the events before it were yielded. Leaving the iterator early closes the request.
         """
         data = encode_body(body, self._max_request_bytes)
-        for attempt in (0, 1):
+        self._budget.on_request()
+        tries, refreshed, started = 1, False, False
+        while True:
             headers = await self._headers()
-            async with self.transport.stream(url, headers, data, deadline.remaining()) as resp:
-                if resp.status == 401 and attempt == 0 and await self.auth.unauthorized(headers):
-                    continue
-                if resp.status >= 300:
-                    raise from_http_error(resp.status, await resp.read())
-                decoder = SseDecoder(self._max_event_bytes)
-                try:
-                    async for chunk in resp.chunks():
-                        for event in decoder.feed(chunk):
-                            if event.data != _DONE:
-                                yield _decode_event(event.data)
-                    for event in decoder.close():
-                        if event.data != _DONE:
-                            yield _decode_event(event.data)
-                except SseTooLarge as exc:
-                    raise VertexError(
-                        "RESOURCE_EXHAUSTED",
-                        f"Vertex AI sent an oversized stream event: {exc}",
-                        "UPSTREAM_EVENT_TOO_LARGE",
-                    ) from None
+            again = False
+            try:
+                async with self.transport.stream(url, headers, data, deadline.remaining()) as resp:
+                    if (
+                        resp.status == 401
+                        and not refreshed
+                        and await self.auth.unauthorized(headers)
+                    ):
+                        refreshed = again = True
+                    elif resp.status >= 300:
+                        raise from_http_error(resp.status, await resp.read())
+                    else:
+                        decoder = SseDecoder(self._max_event_bytes)
+                        try:
+                            async for chunk in resp.chunks():
+                                for event in decoder.feed(chunk):
+                                    if event.data != _DONE:
+                                        started = True
+                                        yield _decode_event(event.data)
+                            for event in decoder.close():
+                                if event.data != _DONE:
+                                    started = True
+                                    yield _decode_event(event.data)
+                        except SseTooLarge as exc:
+                            raise VertexError(
+                                "RESOURCE_EXHAUSTED",
+                                f"Vertex AI sent an oversized stream event: {exc}",
+                                "UPSTREAM_EVENT_TOO_LARGE",
+                            ) from None
+                        return
+            except VertexError as err:
+                err.attempts = tries
+                # Once an event went to the caller, a retry would repeat it: never then.
+                if started or not await self.pause_before_retry(err, tries, deadline):
+                    raise
+                tries += 1
+                again = True
+            if not again:
                 return
-        raise AssertionError("unreachable")
 
 
 # The OpenAI-compatible endpoint ends its streams with this sentinel instead of JSON.

@@ -69,6 +69,8 @@ class VertexError(Exception):
     upstream_domain: str | None = None
     retry_delay_seconds: float | None = None
     field_violations: tuple[tuple[str, str], ...] = field(default=())
+    # How many times the gateway called Vertex for this (retries included).
+    attempts: int = 1
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"

@@ -98,10 +98,10 @@ async def test_bad_embedding_requests(
 async def test_one_failed_call_fails_the_request(
     embed: embedding_pb2_grpc.EmbeddingServiceStub, admin: EmulatorAdmin
 ) -> None:
-    admin.arm_fault("429", path_contains=":predict")
+    admin.arm_fault("400", path_contains=":predict")  # not retried: the request fails as a whole
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await embed.Embed(E.EmbedRequest(model="gemini-embedding-001", inputs=texts(4)))
-    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_multimodal_inputs_get_a_vector_per_modality(

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import grpc
+import grpc.aio
 import pytest
 from vertex_gateway.v1 import chat_pb2_grpc
 
 from emulator.admin import EmulatorAdmin
+from emulator.process import EmulatorProcess
+from server.app import create_gateway
+from server.config import load_config
 
 from ..conftest import error_details
-from .conftest import ask, rpc_error, vertex_calls
+from .conftest import ask, gateway_env, rpc_error, vertex_calls
 
 Stub = chat_pb2_grpc.ChatServiceStub
 C = grpc.StatusCode
@@ -40,10 +45,21 @@ async def test_http_errors_map_to_grpc(
     reason: str,
     streaming: bool,
 ) -> None:
-    admin.arm_fault(fault, times=1)
-    err = await rpc_error(chat, ask("hi"), streaming=streaming)
+    admin.arm_fault(fault, times=3)
+    admin.clear_requests()
+    # Vertex asks to wait 2 s after a 429; with less time left than that there is no retry.
+    timeout = 1.5 if fault.startswith("429") else None
+    err = await rpc_error(chat, ask("hi"), streaming=streaming, timeout=timeout)
     d = error_details(err)
     assert d.code == code
+    retried = fault in ("500", "503", "504")
+    attempts = [
+        r
+        for r in admin.requests()
+        if "GenerateContent" in r["path"] or "generateContent" in r["path"]
+    ]
+    assert len(attempts) == (3 if retried else 1)
+    assert d.info is not None and d.info.metadata["attempts"] == ("3" if retried else "1")
     assert d.info is not None and d.info.reason == reason and d.info.domain == "vertex-gateway"
     assert d.info.metadata["http_status"] == fault.split("-")[0]
     assert d.message.startswith("Vertex AI: ")
@@ -126,3 +142,55 @@ async def test_cancelling_a_stream_closes_the_upstream_request(
             break
         await asyncio.sleep(0.1)
     assert record["client_disconnected"] and not record["completed"]
+
+
+async def test_transient_failures_are_retried_before_any_reply_byte(
+    emulator: EmulatorProcess, service_account: dict[str, Any], admin: EmulatorAdmin
+) -> None:
+    # A gateway of its own: the shared one's retry budget is spent by the tests above.
+    gw = await create_gateway(load_config(env=gateway_env(emulator, service_account)))
+    await gw.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{gw.port}") as channel:
+            await _retried(chat_pb2_grpc.ChatServiceStub(channel), admin)
+    finally:
+        await gw.shutdown()
+
+
+async def _retried(chat: Stub, admin: EmulatorAdmin) -> None:
+    for streaming in (False, True):
+        admin.arm_fault("503", times=2)
+        admin.clear_requests()
+        if streaming:
+            chunks = [c async for c in chat.StreamChat(ask("hi"))]
+            assert chunks and chunks[-1].candidates[0].finish_reason
+        else:
+            reply = await chat.Chat(ask("hi"))
+            assert reply.candidates
+        calls = [r for r in admin.requests() if "enerateContent" in r["path"]]
+        assert len(calls) == 3, streaming
+
+
+async def test_no_retry_once_a_stream_has_started(chat: Stub, admin: EmulatorAdmin) -> None:
+    admin.arm_fault("disconnect-mid-stream", path_contains=":streamGenerateContent")
+    admin.clear_requests()
+    err = await rpc_error(chat, ask("hi"), streaming=True)
+    assert err.code() == grpc.StatusCode.UNAVAILABLE
+    assert len([r for r in admin.requests() if "streamGenerateContent" in r["path"]]) == 1
+
+
+def test_retry_budget_and_backoff() -> None:
+    import random
+
+    from server.vertex.retry import RetryBudget, RetryPolicy
+
+    budget = RetryBudget(ratio=0.25, floor=2)
+    assert budget.try_spend() and budget.try_spend() and not budget.try_spend()
+    for _ in range(4):
+        budget.on_request()
+    assert budget.try_spend() and not budget.try_spend()  # 4 requests earn one retry
+    policy = RetryPolicy(initial_backoff_seconds=0.2, max_backoff_seconds=1.0)
+    rng = random.Random(1)
+    assert 0.1 <= policy.backoff(1, None, rng) <= 0.2
+    assert 0.5 <= policy.backoff(5, None, rng) <= 1.0
+    assert policy.backoff(1, 2.0, rng) == 2.0  # Vertex's RetryInfo wins
