@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -40,6 +41,7 @@ from server.backends.multimodal_embedding import MultimodalEmbeddingBackend
 from server.backends.openai_chat import OpenAIChatBackend
 from server.backends.speech import GeminiTranscriptionBackend, GeminiTtsBackend
 from server.backends.text_embedding import GeminiEmbeddingBackend, TextEmbeddingBackend
+from server.callers import CallerInterceptor, Callers
 from server.config import GatewayConfig
 from server.routing.registry import Family, Registry
 from server.routing.router import Router
@@ -71,6 +73,20 @@ SERVICE_NAMES: tuple[str, ...] = (
     batch_pb2.DESCRIPTOR.services_by_name["BatchService"].full_name,
     file_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
 )
+
+
+def _add_port(server: grpc.aio.Server, config: GatewayConfig) -> int:
+    """The listener: plain, TLS, or mutual TLS when a client CA is configured."""
+    s = config.server
+    if not s.tls_cert_file or not s.tls_key_file:
+        return server.add_insecure_port(s.listen)
+    ca = Path(s.tls_client_ca_file).read_bytes() if s.tls_client_ca_file else None
+    credentials = grpc.ssl_server_credentials(
+        [(Path(s.tls_key_file).read_bytes(), Path(s.tls_cert_file).read_bytes())],
+        root_certificates=ca,
+        require_client_auth=ca is not None,
+    )
+    return server.add_secure_port(s.listen, credentials)
 
 
 def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:
@@ -176,7 +192,8 @@ async def create_gateway(
         allow_models=config.allow_models,
     )
     fan_out = v.max_concurrent_calls_per_request
-    server = grpc.aio.server(options=server_options(config))
+    interceptors = [CallerInterceptor(Callers(config.callers))] if config.callers else []
+    server = grpc.aio.server(options=server_options(config), interceptors=interceptors)
     chat_pb2_grpc.add_ChatServiceServicer_to_server(
         ChatService(
             router,
@@ -252,7 +269,7 @@ async def create_gateway(
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(config.server.listen)
+    port = _add_port(server, config)
     if port == 0:
         raise RuntimeError(f"cannot listen on {config.server.listen}")
     return Gateway(config, server, health_servicer, client, port, discovery)

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from server.callers import CallerKey
 from server.routing.registry import ModelSpec, canonical_model_name, spec_from_entry
 
 CREDENTIAL_SOURCES = (
@@ -114,6 +115,11 @@ class ServerConfig:
     log_level: str = "INFO"
     log_format: str = "json"
     access_log: bool = False
+    # TLS on the listener (PEM files); with a client CA, callers must present a certificate it
+    # signed (mutual TLS).
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,8 @@ class GatewayConfig:
     emulator: str = "auto"
     # Registry additions and overrides from the `models:` section (and VG_MODEL_LOCATIONS).
     models: tuple[ModelSpec, ...] = ()
+    # Caller API keys (`callers:` section, VG_CALLER_KEYS); empty: no caller authentication.
+    callers: tuple[CallerKey, ...] = ()
 
     def wants_emulator(self) -> bool:
         """True when no Google project or credentials are configured (or the emulator is forced)."""
@@ -151,6 +159,9 @@ _ENV_SCALARS: dict[str, tuple[str, str]] = {
     "VG_LOG_LEVEL": ("server", "log_level"),
     "VG_LOG_FORMAT": ("server", "log_format"),
     "VG_ACCESS_LOG": ("server", "access_log"),
+    "VG_TLS_CERT_FILE": ("server", "tls_cert_file"),
+    "VG_TLS_KEY_FILE": ("server", "tls_key_file"),
+    "VG_TLS_CLIENT_CA_FILE": ("server", "tls_client_ca_file"),
     "GOOGLE_CLOUD_PROJECT": ("vertex", "project"),
     "VG_PROJECT": ("vertex", "project"),
     "GOOGLE_CLOUD_LOCATION": ("vertex", "location"),
@@ -203,7 +214,11 @@ def load_config(env: Mapping[str, str] | None = None, path: str | None = None) -
         "server": _section(raw, "server"),
         "vertex": _section(raw, "vertex"),
         "storage": _section(raw, "storage"),
-        "": {k: raw.pop(k) for k in ("aliases", "allow_models", "emulator", "models") if k in raw},
+        "": {
+            k: raw.pop(k)
+            for k in ("aliases", "allow_models", "emulator", "models", "callers")
+            if k in raw
+        },
     }
     sections["credentials"] = _section(sections["vertex"], "credentials")
     if raw:
@@ -226,6 +241,9 @@ def load_config(env: Mapping[str, str] | None = None, path: str | None = None) -
         sections["vertex"]["output_gcs_prefixes"] = [
             p.strip() for p in env["VG_OUTPUT_GCS_PREFIXES"].split(",") if p.strip()
         ]
+    if env.get("VG_CALLER_KEYS"):
+        pairs = _parse_pairs(env["VG_CALLER_KEYS"], "VG_CALLER_KEYS")
+        sections[""]["callers"] = [{"caller": c, "key_sha256": h} for c, h in pairs.items()]
     if env.get("VG_ALLOW_MODELS"):
         sections[""]["allow_models"] = [m for m in env["VG_ALLOW_MODELS"].split(",") if m.strip()]
     return _build(sections)
@@ -314,9 +332,50 @@ def _build(sections: dict[str, dict[str, Any]]) -> GatewayConfig:
         aliases=MappingProxyType({str(k): str(v) for k, v in aliases.items()}),
         allow_models=tuple(str(m).strip() for m in allow),
         emulator=str(top.get("emulator", "auto")).lower(),
+        callers=_callers(top.get("callers")),
     )
     validate(config)
     return config
+
+
+def _callers(entries: Any) -> tuple[CallerKey, ...]:
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise ConfigError(
+            "callers must be a list of {caller, key_sha256, models?, requests_per_second?}"
+        )
+    out = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or set(entry) - {
+            "caller",
+            "key_sha256",
+            "models",
+            "requests_per_second",
+        }:
+            raise ConfigError(
+                f"callers[{i}] must have caller, key_sha256 and optionally models, requests_per_second"
+            )
+        digest = str(entry.get("key_sha256", "")).lower()
+        if not re.match(r"^[0-9a-f]{64}$", digest):
+            raise ConfigError(
+                f"callers[{i}].key_sha256 must be the 64-hex SHA-256 of the key (never the key)"
+            )
+        name = str(entry.get("caller", "")).strip()
+        if not name:
+            raise ConfigError(f"callers[{i}].caller is required")
+        rate = entry.get("requests_per_second")
+        if rate is not None and (not isinstance(rate, int | float) or rate <= 0):
+            raise ConfigError(f"callers[{i}].requests_per_second must be positive")
+        models = entry.get("models") or []
+        if not isinstance(models, list):
+            raise ConfigError(f"callers[{i}].models must be a list")
+        out.append(
+            CallerKey(
+                name, digest, tuple(str(m).strip() for m in models), float(rate) if rate else None
+            )
+        )
+    return tuple(out)
 
 
 def _models(entries: Any) -> tuple[ModelSpec, ...]:
@@ -374,6 +433,15 @@ def validate(config: GatewayConfig) -> None:
             raise ConfigError(f"server.{name} must be at least 1 MiB")
     if v.max_request_bytes < 1024:
         raise ConfigError("vertex.max_request_bytes is too small")
+    tls = (s.tls_cert_file, s.tls_key_file)
+    if any(tls) and not all(tls):
+        raise ConfigError("server.tls_cert_file and server.tls_key_file go together")
+    if s.tls_client_ca_file and not all(tls):
+        raise ConfigError("server.tls_client_ca_file needs server.tls_cert_file and tls_key_file")
+    for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+        path = getattr(s, name)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"server.{name}: {path} is not a readable file")
     st = config.storage
     if st.bucket is not None and not re.match(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$", st.bucket):
         raise ConfigError(f"storage.bucket {st.bucket!r} is not a valid bucket name")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import grpc
 from vertex_gateway.v1 import common_pb2
 
+from server.callers import current_caller
 from server.errors import GatewayError, invalid_argument
 
 from .registry import Capability, ModelSpec, Registry
@@ -127,7 +128,21 @@ class Router:
             # bound keeps callers' spellings from growing the cache without limit.
             if len(self._routes) < _ROUTE_CACHE:
                 self._routes[key] = route
+        caller = current_caller()
+        if caller is not None and caller.models:
+            self._check_caller(caller.caller, caller.models, model, route)
         return route
+
+    def _check_caller(self, caller: str, models: tuple[str, ...], model: str, route: Route) -> None:
+        allowed = {self._normalize(self._aliases.get(m, m)) for m in models} | set(models)
+        spec = route.spec
+        if not ({self._normalize(model), spec.key, spec.id} & allowed):
+            raise GatewayError(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"caller {caller!r} may not use model {model!r}",
+                "CALLER_MODEL_NOT_ALLOWED",
+                metadata={"model": model, "caller": caller},
+            )
 
     def _resolve(self, model: str, capability: Capability, field: str) -> Route:
         text = self._normalize(model)

@@ -1,0 +1,211 @@
+"""Who may call the gateway: caller API keys (stored as SHA-256 hashes, compared in constant
+time), each mapped to a caller identity with an optional model allow-list and request rate.
+
+The key travels as `x-api-key` metadata or `authorization: Bearer <key>`. Health and reflection
+stay open for probes and tooling unless configured otherwise. The caller of the current RPC is
+kept in a context variable, so routing can apply its allow-list and logs can name it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import hmac
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from server.errors import GatewayError
+
+OPEN_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+                 "grpc.reflection.v1.ServerReflection")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CallerKey:
+    """One caller: its identity, the SHA-256 (hex) of its key, and its limits."""
+
+    caller: str
+    sha256: str
+    models: tuple[str, ...] = ()
+    requests_per_second: float | None = None
+
+
+@dataclass
+class _Bucket:
+    rate: float
+    tokens: float
+    stamp: float = field(default_factory=time.monotonic)
+
+    def take(self) -> float:
+        """0 if a request may go now, else the seconds until one may."""
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+CURRENT: contextvars.ContextVar[CallerKey | None] = contextvars.ContextVar("caller", default=None)
+
+
+def current_caller() -> CallerKey | None:
+    """The authenticated caller of the RPC being served (None without caller keys)."""
+    return CURRENT.get()
+
+
+def hash_key(key: str) -> str:
+    """The hex SHA-256 configurations store instead of the key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Callers:
+    """The configured caller keys."""
+
+    def __init__(self, keys: Sequence[CallerKey]) -> None:
+        self._keys = list(keys)
+        self._buckets = {
+            k.caller: _Bucket(k.requests_per_second, k.requests_per_second)
+            for k in keys
+            if k.requests_per_second
+        }
+
+    def identify(self, presented: str) -> CallerKey | None:
+        """The caller whose key this is; every stored hash is compared, in constant time."""
+        digest = hash_key(presented).encode()
+        found = None
+        for key in self._keys:
+            if hmac.compare_digest(digest, key.sha256.lower().encode()):
+                found = key
+        return found
+
+    def admit(self, caller: CallerKey) -> float:
+        """0 when the caller's rate allows the request, else seconds to wait."""
+        bucket = self._buckets.get(caller.caller)
+        return bucket.take() if bucket else 0.0
+
+
+def _presented(metadata: Mapping[str, str]) -> str | None:
+    if metadata.get("x-api-key"):
+        return metadata["x-api-key"]
+    auth = metadata.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return None
+
+
+def _refusal(
+    code: grpc.StatusCode, message: str, reason: str, retry: float | None = None
+) -> GatewayError:
+    return GatewayError(code, message, reason, retry_delay_seconds=retry)
+
+
+def check(callers: Callers, metadata: Mapping[str, str]) -> CallerKey:
+    """The caller of a request, or the error to answer with."""
+    presented = _presented(metadata)
+    if not presented:
+        raise _refusal(
+            grpc.StatusCode.UNAUTHENTICATED,
+            "this gateway needs a caller API key (metadata x-api-key, or authorization: Bearer)",
+            "CALLER_KEY_MISSING",
+        )
+    caller = callers.identify(presented)
+    if caller is None:
+        raise _refusal(
+            grpc.StatusCode.UNAUTHENTICATED, "the caller API key is not valid", "CALLER_KEY_INVALID"
+        )
+    wait = callers.admit(caller)
+    if wait > 0:
+        raise _refusal(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"caller {caller.caller!r} is over its request rate; retry after {wait:.2f} s",
+            "CALLER_RATE_LIMITED",
+            retry=wait,
+        )
+    return caller
+
+
+def _guard(
+    behavior: Callable[..., Any], callers: Callers, streaming_response: bool
+) -> Callable[..., Any]:
+    async def refuse(context: grpc.aio.ServicerContext[Any, Any], err: GatewayError) -> None:
+        await context.abort_with_status(err.to_grpc_status())  # type: ignore[attr-defined]
+
+    if streaming_response:
+
+        async def stream_wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                caller = check(callers, dict(context.invocation_metadata() or ()))
+            except GatewayError as err:
+                await refuse(context, err)
+                return
+            token = CURRENT.set(caller)
+            try:
+                async for item in behavior(request, context):
+                    yield item
+            finally:
+                CURRENT.reset(token)
+
+        return stream_wrapper
+
+    async def unary_wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        try:
+            caller = check(callers, dict(context.invocation_metadata() or ()))
+        except GatewayError as err:
+            await refuse(context, err)
+            return None
+        token = CURRENT.set(caller)
+        try:
+            return await behavior(request, context)
+        finally:
+            CURRENT.reset(token)
+
+    return unary_wrapper
+
+
+class CallerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Authenticates every RPC but those of the open services."""
+
+    def __init__(self, callers: Callers, open_services: Sequence[str] = OPEN_SERVICES) -> None:
+        self._callers = callers
+        self._open = tuple(f"/{s}/" for s in open_services)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        method = str(getattr(handler_call_details, "method", ""))
+        if handler is None or method.startswith(self._open):
+            return handler
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                _guard(handler.unary_unary, self._callers, False),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                _guard(handler.unary_stream, self._callers, True),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                _guard(handler.stream_unary, self._callers, False),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        behavior: Any = handler.stream_stream
+        return grpc.stream_stream_rpc_method_handler(
+            _guard(behavior, self._callers, True),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
