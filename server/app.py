@@ -171,6 +171,7 @@ async def create_gateway(
         max_event_bytes=v.max_stream_event_bytes,
         default_timeout=v.request_timeout_seconds,
         retry=RetryPolicy(max_attempts=v.max_attempts, budget_ratio=v.retry_budget_ratio),
+        max_per_model=v.max_concurrent_per_model,
     )
     project = None if auth.kind == "api_key" and v.project is None else v.project
     targets: dict[str, VertexTarget] = {}
@@ -194,17 +195,17 @@ async def create_gateway(
     fan_out = v.max_concurrent_calls_per_request
     interceptors = [CallerInterceptor(Callers(config.callers))] if config.callers else []
     server = grpc.aio.server(options=server_options(config), interceptors=interceptors)
-    chat_pb2_grpc.add_ChatServiceServicer_to_server(
-        ChatService(
-            router,
-            {
-                Family.GEMINI: GeminiChatBackend(client, target_for),
-                Family.CLAUDE: ClaudeChatBackend(client, target_for),
-                Family.OPENAI_COMPATIBLE: OpenAIChatBackend(client, target_for),
-            },
-        ),
-        server,
+    gate = boundary.StreamGate(config.server.max_concurrent_streams)
+    chat_service = ChatService(
+        router,
+        {
+            Family.GEMINI: GeminiChatBackend(client, target_for),
+            Family.CLAUDE: ClaudeChatBackend(client, target_for),
+            Family.OPENAI_COMPATIBLE: OpenAIChatBackend(client, target_for),
+        },
     )
+    chat_service.stream_gate = gate
+    chat_pb2_grpc.add_ChatServiceServicer_to_server(chat_service, server)
     embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(
         EmbeddingService(
             router,
@@ -239,19 +240,19 @@ async def create_gateway(
         default_timeout=v.request_timeout_seconds,
     )
     files = FileStore(gcs, config.storage)
-    file_pb2_grpc.add_FileServiceServicer_to_server(FileService(files), server)
-    batch_pb2_grpc.add_BatchServiceServicer_to_server(
-        BatchService(router, BatchStore(client, target_for, gcs, files, config.storage, router)),
-        server,
+    file_service = FileService(files)
+    file_service.stream_gate = gate
+    file_pb2_grpc.add_FileServiceServicer_to_server(file_service, server)
+    batch_service = BatchService(
+        router, BatchStore(client, target_for, gcs, files, config.storage, router)
     )
-    speech_pb2_grpc.add_SpeechServiceServicer_to_server(
-        SpeechService(
-            router,
-            GeminiTtsBackend(client, target_for),
-            GeminiTranscriptionBackend(client, target_for),
-        ),
-        server,
+    batch_service.stream_gate = gate
+    batch_pb2_grpc.add_BatchServiceServicer_to_server(batch_service, server)
+    speech_service = SpeechService(
+        router, GeminiTtsBackend(client, target_for), GeminiTranscriptionBackend(client, target_for)
     )
+    speech_service.stream_gate = gate
+    speech_pb2_grpc.add_SpeechServiceServicer_to_server(speech_service, server)
     image_pb2_grpc.add_ImageServiceServicer_to_server(
         ImageService(
             router,

@@ -76,6 +76,8 @@ class VertexConfig:
     max_attempts: int = 3
     retry_budget_ratio: float = 0.2
     max_concurrent_calls_per_request: int = 8
+    # Calls in flight to one model across all callers; past it RESOURCE_EXHAUSTED at once. 0: none.
+    max_concurrent_per_model: int = 0
     # gs:// prefixes callers may have Vertex write results under (e.g. Imagen output_gcs_uri);
     # empty: none, and such requests are PERMISSION_DENIED.
     output_gcs_prefixes: tuple[str, ...] = ()
@@ -115,6 +117,8 @@ class ServerConfig:
     log_level: str = "INFO"
     log_format: str = "json"
     access_log: bool = False
+    # Streams in flight across the server; past it new streams get RESOURCE_EXHAUSTED. 0: none.
+    max_concurrent_streams: int = 10000
     # TLS on the listener (PEM files); with a client CA, callers must present a certificate it
     # signed (mutual TLS).
     tls_cert_file: str | None = None
@@ -159,6 +163,7 @@ _ENV_SCALARS: dict[str, tuple[str, str]] = {
     "VG_LOG_LEVEL": ("server", "log_level"),
     "VG_LOG_FORMAT": ("server", "log_format"),
     "VG_ACCESS_LOG": ("server", "access_log"),
+    "VG_MAX_CONCURRENT_STREAMS": ("server", "max_concurrent_streams"),
     "VG_TLS_CERT_FILE": ("server", "tls_cert_file"),
     "VG_TLS_KEY_FILE": ("server", "tls_key_file"),
     "VG_TLS_CLIENT_CA_FILE": ("server", "tls_client_ca_file"),
@@ -172,6 +177,7 @@ _ENV_SCALARS: dict[str, tuple[str, str]] = {
     "VG_MAX_REQUEST_BYTES": ("vertex", "max_request_bytes"),
     "VG_MAX_CONCURRENT_CALLS_PER_REQUEST": ("vertex", "max_concurrent_calls_per_request"),
     "VG_MAX_ATTEMPTS": ("vertex", "max_attempts"),
+    "VG_MAX_CONCURRENT_PER_MODEL": ("vertex", "max_concurrent_per_model"),
     "VG_RETRY_BUDGET_RATIO": ("vertex", "retry_budget_ratio"),
     "VG_MODEL_DISCOVERY": ("vertex", "model_discovery"),
     "VG_MODEL_DISCOVERY_TTL_SECONDS": ("vertex", "model_discovery_ttl_seconds"),
@@ -458,6 +464,8 @@ def validate(config: GatewayConfig) -> None:
             raise ConfigError(
                 f"vertex.output_gcs_prefixes: {prefix!r} must be gs://bucket/ or gs://bucket/path/"
             )
+    if v.max_concurrent_per_model < 0 or s.max_concurrent_streams < 0:
+        raise ConfigError("concurrency limits must not be negative (0 means none)")
     if not 1 <= v.max_attempts <= 10:
         raise ConfigError("vertex.max_attempts must be between 1 and 10")
     if not 0 <= v.retry_budget_ratio <= 1:

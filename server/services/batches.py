@@ -12,13 +12,16 @@ from server.backends.batches import BatchStore
 from server.routing.registry import Capability
 from server.routing.router import Router
 
-from .boundary import server_stream, unary
+from .boundary import StreamGate, server_stream, unary
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
 
 
 class BatchService(batch_pb2_grpc.BatchServiceServicer):
     """CreateBatch, GetBatch, ListBatches, CancelBatch, ListBatchResults."""
+
+    # The gateway's bound on streams in flight (set by the app; see boundary.StreamGate).
+    stream_gate: StreamGate | None = None
 
     def __init__(self, router: Router, store: BatchStore) -> None:
         self._router = router

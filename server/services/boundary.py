@@ -22,6 +22,29 @@ from server.vertex.urls import UrlError
 log = logging.getLogger("vertex_gateway.rpc")
 access_log = logging.getLogger("vertex_gateway.access")
 ACCESS_LOG = {"enabled": False}
+STREAM_RETRY_SECONDS = 1.0
+
+
+class StreamGate:
+    """A gateway's bound on streams in flight (server.max_concurrent_streams): past it a new
+    stream is refused at once with RESOURCE_EXHAUSTED and RetryInfo, not queued without bound.
+    Shared by the servicers of one gateway (as their `stream_gate` attribute)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+    def enter(self) -> None:
+        """Count a stream in, or raise the refusal."""
+        if self.limit and self.open >= self.limit:
+            raise GatewayError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"the gateway is serving its limit of {self.limit} streams; retry shortly",
+                "GATEWAY_OVERLOADED",
+                retry_delay_seconds=STREAM_RETRY_SECONDS,
+            )
+        self.open += 1
+
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -38,7 +61,11 @@ def from_vertex(err: VertexError) -> GatewayError:
     if err.upstream_domain:
         metadata["upstream_domain"] = err.upstream_domain
     metadata["attempts"] = str(err.attempts)
-    prefix = "" if err.reason in ("DEADLINE_EXCEEDED", "REQUEST_TOO_LARGE") else "Vertex AI: "
+    prefix = (
+        ""
+        if err.reason in ("DEADLINE_EXCEEDED", "REQUEST_TOO_LARGE", "GATEWAY_MODEL_BUSY")
+        else "Vertex AI: "
+    )
     return GatewayError(
         code,
         prefix + err.message,
@@ -126,6 +153,14 @@ def server_stream(
     ) -> AsyncIterator[Resp]:
         start = time.perf_counter()
         code = "OK"
+        gate: StreamGate | None = getattr(self, "stream_gate", None)
+        if gate is not None:
+            try:
+                gate.enter()
+            except GatewayError as refused:
+                if ACCESS_LOG["enabled"]:
+                    _log_access(rpc, request, start, refused.code.name)
+                await abort(context, refused)
         try:
             async for item in fn(self, request, context):
                 yield item
@@ -137,6 +172,8 @@ def server_stream(
             code = err.code.name
             await abort(context, err)
         finally:
+            if gate is not None:
+                gate.open -= 1
             if ACCESS_LOG["enabled"]:
                 _log_access(rpc, request, start, code)
 

@@ -16,7 +16,7 @@ from server.translate.chat_capabilities import required_capabilities
 from server.translate.chat_validation import validate_chat_request
 from server.translate.tool_calls import ToolCallChecker
 
-from .boundary import server_stream, unary
+from .boundary import StreamGate, server_stream, unary
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
 
@@ -45,6 +45,9 @@ class ChatBackend(Protocol):
 
 class ChatService(chat_pb2_grpc.ChatServiceServicer):
     """Chat, StreamChat, CountTokens."""
+
+    # The gateway's bound on streams in flight (set by the app; see boundary.StreamGate).
+    stream_gate: StreamGate | None = None
 
     def __init__(self, router: Router, backends: Mapping[Family, ChatBackend]) -> None:
         self._router = router

@@ -11,7 +11,7 @@ from vertex_gateway.v1 import file_pb2, file_pb2_grpc
 from server.backends.files import FileStore
 from server.errors import invalid_argument
 
-from .boundary import server_stream, unary
+from .boundary import StreamGate, server_stream, unary
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
 
@@ -27,6 +27,9 @@ async def _chunks(messages: AsyncIterator[file_pb2.UploadFileRequest]) -> AsyncI
 
 class FileService(file_pb2_grpc.FileServiceServicer):
     """UploadFile, GetFile, DownloadFile."""
+
+    # The gateway's bound on streams in flight (set by the app; see boundary.StreamGate).
+    stream_gate: StreamGate | None = None
 
     def __init__(self, store: FileStore) -> None:
         self._store = store

@@ -13,13 +13,16 @@ from server.errors import unimplemented
 from server.routing.registry import Capability, Family
 from server.routing.router import Route, Router
 
-from .boundary import server_stream, unary
+from .boundary import StreamGate, server_stream, unary
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
 
 
 class SpeechService(speech_pb2_grpc.SpeechServiceServicer):
     """Synthesize, StreamSynthesize, Transcribe."""
+
+    # The gateway's bound on streams in flight (set by the app; see boundary.StreamGate).
+    stream_gate: StreamGate | None = None
 
     def __init__(
         self, router: Router, tts: GeminiTtsBackend, transcriber: GeminiTranscriptionBackend

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -70,6 +71,7 @@ class VertexClient:
         max_event_bytes: int,
         default_timeout: float,
         retry: RetryPolicy | None = None,
+        max_per_model: int = 0,
     ) -> None:
         self.transport = transport
         self.auth = auth
@@ -80,6 +82,8 @@ class VertexClient:
         self.retry = retry or RetryPolicy(max_attempts=1)
         self._budget = RetryBudget(self.retry.budget_ratio, self.retry.budget_floor)
         self._rng = random.Random()
+        self._max_per_model = max_per_model
+        self._busy: dict[str, int] = {}
 
     def deadline(self, remaining: float | None) -> Deadline:
         """A deadline bounded by the caller's remaining time and the configured timeout."""
@@ -110,11 +114,12 @@ class VertexClient:
         failed batch job), which is data, not an error of the call. `retry=False` for calls
         that must not run twice (creating a resource)."""
         data = encode_body(body, self._max_request_bytes)
-        if not retry:
-            return await self._json("POST", url, data, deadline, resource)
-        return await self.with_retries(
-            lambda: self._json("POST", url, data, deadline, resource), deadline
-        )
+        with self._slot(url):
+            if not retry:
+                return await self._json("POST", url, data, deadline, resource)
+            return await self.with_retries(
+                lambda: self._json("POST", url, data, deadline, resource), deadline
+            )
 
     async def get_json(self, url: str, deadline: Deadline, *, resource: bool = False) -> Any:
         """GET a resource or a list page and return the decoded JSON reply."""
@@ -131,6 +136,29 @@ class VertexClient:
             return False
         await asyncio.sleep(delay)
         return True
+
+    @contextlib.contextmanager
+    def _slot(self, url: str) -> Iterator[None]:
+        """Hold one of the model's concurrent-call slots (vertex.max_concurrent_per_model);
+        refuse at once, not queue, when none is free."""
+        if not self._max_per_model:
+            yield
+            return
+        key = url.split("?", 1)[0].rsplit(":", 1)[0]
+        if self._busy.get(key, 0) >= self._max_per_model:
+            model = key.rsplit("/", 1)[-1]
+            raise VertexError(
+                "RESOURCE_EXHAUSTED",
+                f"the gateway already has {self._max_per_model} calls in flight to {model};"
+                " retry shortly",
+                "GATEWAY_MODEL_BUSY",
+                retry_delay_seconds=1.0,
+            )
+        self._busy[key] = self._busy.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            self._busy[key] -= 1
 
     async def with_retries(self, call: Callable[[], Awaitable[_T]], deadline: Deadline) -> _T:
         """`call()` again after transient failures, as the policy and budget allow."""
@@ -174,6 +202,17 @@ class VertexClient:
         after the events before it were yielded. Leaving the iterator early closes the request.
         """
         data = encode_body(body, self._max_request_bytes)
+        with self._slot(url):
+            events = self._stream_events(url, data, deadline)
+            try:
+                async for event in events:
+                    yield event
+            finally:
+                await events.aclose()  # at once: the upstream connection closes with it
+
+    async def _stream_events(
+        self, url: str, data: bytes, deadline: Deadline
+    ) -> AsyncGenerator[Any, None]:
         self._budget.on_request()
         tries, refreshed, started = 1, False, False
         while True:
