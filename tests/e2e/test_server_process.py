@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -13,8 +14,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
+import grpc.aio
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc
@@ -224,3 +227,51 @@ def test_workers_need_a_fixed_port() -> None:
     )  # fmt: skip
     assert run.returncode == 2
     assert "server.workers > 1 needs a fixed port" in run.stderr
+
+
+async def test_sigterm_with_200_streams_in_flight() -> None:
+    """Every in-flight stream ends whole, new calls are refused, health says NOT_SERVING, and
+    the process exits 0."""
+    proc = ServerProcess()
+    try:
+        EmulatorAdmin(proc.emulator_url).arm_fault(
+            "slow-stream:200", times=200, path_contains=":streamGenerateContent"
+        )
+        request = chat_pb2.ChatRequest(
+            model="gemini-2.5-flash",
+            messages=[
+                chat_pb2.Message(role=chat_pb2.ROLE_USER, parts=[chat_pb2.Part(text="story")])
+            ],
+        )
+        async with grpc.aio.insecure_channel(proc.target) as channel:
+            stub = chat_pb2_grpc.ChatServiceStub(channel)
+            streams = [stub.StreamChat(request, timeout=60) for _ in range(200)]
+            firsts = await asyncio.gather(*(s.read() for s in streams))
+            assert all(isinstance(f, chat_pb2.StreamChatResponse) for f in firsts)
+            proc.proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.2)
+            health = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=2
+            )
+            assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+            async def rest(stream: Any) -> list[Any]:
+                out = []
+                while (message := await stream.read()) != grpc.aio.EOF:
+                    out.append(message)
+                return out
+
+            reading = asyncio.gather(*(rest(s) for s in streams))
+            await asyncio.sleep(1.0)  # past the drain: the listener is closed to new calls
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stub.Chat(request, timeout=3)
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+            finished = await reading
+            assert all(
+                chunks and chunks[-1].candidates[0].finish_reason == 1 for chunks in finished
+            )
+        assert await asyncio.to_thread(proc.proc.wait, 30) == 0
+    finally:
+        if proc.proc.poll() is None:
+            proc.proc.kill()
+            proc.proc.wait()
