@@ -43,6 +43,7 @@ from server.backends.speech import GeminiTranscriptionBackend, GeminiTtsBackend
 from server.backends.text_embedding import GeminiEmbeddingBackend, TextEmbeddingBackend
 from server.callers import CallerInterceptor, Callers
 from server.config import GatewayConfig
+from server.decoding import register
 from server.routing.registry import Family, Registry
 from server.routing.router import Router
 from server.services import boundary
@@ -205,8 +206,10 @@ async def create_gateway(
         },
     )
     chat_service.stream_gate = gate
-    chat_pb2_grpc.add_ChatServiceServicer_to_server(chat_service, server)
-    embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(
+    register(server, chat_pb2_grpc.add_ChatServiceServicer_to_server, chat_service)
+    register(
+        server,
+        embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server,
         EmbeddingService(
             router,
             {
@@ -221,7 +224,6 @@ async def create_gateway(
                 ),
             },
         ),
-        server,
     )
     discovery = None
     if v.model_discovery:
@@ -231,7 +233,9 @@ async def create_gateway(
             tuple(sorted({spec.publisher for spec in registry.all()})),
             v.model_discovery_ttl_seconds,
         )
-    model_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(router, discovery), server)
+    register(
+        server, model_pb2_grpc.add_ModelServiceServicer_to_server, ModelService(router, discovery)
+    )
     gcs = GcsClient(
         transport,
         auth,
@@ -242,18 +246,20 @@ async def create_gateway(
     files = FileStore(gcs, config.storage)
     file_service = FileService(files)
     file_service.stream_gate = gate
-    file_pb2_grpc.add_FileServiceServicer_to_server(file_service, server)
+    register(server, file_pb2_grpc.add_FileServiceServicer_to_server, file_service)
     batch_service = BatchService(
         router, BatchStore(client, target_for, gcs, files, config.storage, router)
     )
     batch_service.stream_gate = gate
-    batch_pb2_grpc.add_BatchServiceServicer_to_server(batch_service, server)
+    register(server, batch_pb2_grpc.add_BatchServiceServicer_to_server, batch_service)
     speech_service = SpeechService(
         router, GeminiTtsBackend(client, target_for), GeminiTranscriptionBackend(client, target_for)
     )
     speech_service.stream_gate = gate
-    speech_pb2_grpc.add_SpeechServiceServicer_to_server(speech_service, server)
-    image_pb2_grpc.add_ImageServiceServicer_to_server(
+    register(server, speech_pb2_grpc.add_SpeechServiceServicer_to_server, speech_service)
+    register(
+        server,
+        image_pb2_grpc.add_ImageServiceServicer_to_server,
         ImageService(
             router,
             {
@@ -263,7 +269,6 @@ async def create_gateway(
                 Family.GEMINI: GeminiImageBackend(client, target_for, concurrency=fan_out),
             },
         ),
-        server,
     )
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
