@@ -8,6 +8,7 @@ from typing import Any
 from vertex_gateway.v1 import batch_pb2, common_pb2
 
 from .timestamps import timestamp
+from .tolerant import tolerant
 
 # Labels the gateway puts on its jobs (keys starting with "vertex-gateway" are reserved).
 MARK = "vertex-gateway"
@@ -72,6 +73,7 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+@tolerant
 def to_batch(job: Mapping[str, Any], location: str) -> batch_pb2.Batch:
     """The Batch a Vertex job stands for."""
     labels: Mapping[str, Any] = _mapping(job.get("labels"))

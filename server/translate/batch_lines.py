@@ -23,6 +23,7 @@ from server.routing.registry import Family, ModelSpec
 from . import claude_chat, gemini_chat, text_embedding
 from .chat_capabilities import required_capabilities
 from .chat_validation import validate_chat_request
+from .tolerant import tolerant
 
 ROW_LABEL = "vertex-gateway-row"
 MAX_ID = 128
@@ -156,6 +157,7 @@ def stage(
 # Results
 
 
+@tolerant
 def row_of(line: Mapping[str, Any], family: Family) -> int | None:
     """The row a Gemini or Claude output line answers, or None if it names none."""
     if family is Family.GEMINI:
@@ -215,6 +217,7 @@ def not_answered(state: str) -> common_pb2.ErrorStatus:
     )
 
 
+@tolerant
 def result_of(
     line: Mapping[str, Any],
     family: Family,

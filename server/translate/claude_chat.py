@@ -53,6 +53,7 @@ from server.routing.registry import ModelSpec
 from server.vertex.errors import from_error_object
 
 from .json_values import as_int, b64, compact_json, loads_strict, plain, struct_from, struct_json
+from .tolerant import tolerant
 
 ANTHROPIC_VERSION = "vertex-2023-10-16"
 PUBLISHER = "anthropic"
@@ -640,6 +641,7 @@ def _call_id(raw: Any, index: int) -> str:
     return str(raw) if isinstance(raw, str) and raw else f"call_0_{index}"
 
 
+@tolerant
 def from_message(
     payload: Any, *, model: str, json_tool: str | None = None
 ) -> chat_pb2.ChatResponse:
@@ -766,6 +768,7 @@ class ClaudeStream:
     def _parts(self, parts: list[chat_pb2.Part]) -> list[chat_pb2.StreamChatResponse]:
         return [self._message(parts)] if parts else []
 
+    @tolerant
     def feed(self, event: Any) -> list[chat_pb2.StreamChatResponse]:
         """The messages one upstream event produces (often none)."""
         if not isinstance(event, Mapping):
@@ -799,6 +802,7 @@ class ClaudeStream:
             raise _malformed("an error event without an error object")
         return []  # ping, vertex_event, and event types this gateway does not know
 
+    @tolerant
     def finish(self) -> list[chat_pb2.StreamChatResponse]:
         """Called when the upstream stream ends; fails if it ended before the reply did."""
         if not self._done:

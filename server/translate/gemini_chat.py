@@ -7,9 +7,8 @@ Pure functions, no I/O. The same request translator serves unary, streaming, bat
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -22,6 +21,7 @@ from server.routing.registry import ModelSpec, Reasoning
 from .json_schema import ref_sibling_problem
 from .json_values import as_int, b64, struct_from, struct_json
 from .timestamps import timestamp
+from .tolerant import tolerant
 
 _T = TypeVar("_T")
 MAX_CANDIDATES = 8
@@ -611,21 +611,7 @@ def _prompt_feedback(raw: Mapping[str, Any]) -> chat_pb2.PromptFeedback:
     )
 
 
-def _tolerant(convert: Callable[..., _T]) -> Callable[..., _T]:
-    """Report a reply whose members have the wrong JSON types as a malformed upstream reply
-    (UNAVAILABLE), never as an internal error."""
-
-    @functools.wraps(convert)
-    def wrapper(*args: Any, **kwargs: Any) -> _T:
-        try:
-            return convert(*args, **kwargs)
-        except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
-            raise upstream_malformed(f"response ({type(exc).__name__} reading it)") from None
-
-    return wrapper
-
-
-@_tolerant
+@tolerant
 def from_generate_content(payload: Any, *, model: str) -> chat_pb2.ChatResponse:
     """A ChatResponse from a generateContent reply."""
     if not isinstance(payload, dict):
@@ -669,7 +655,7 @@ class GeminiStream:
 
     def feed(self, payload: Any) -> chat_pb2.StreamChatResponse:
         """The message for one event (deltas as they came)."""
-        return _tolerant(self._feed)(payload)
+        return tolerant(self._feed)(payload)
 
     def _feed(self, payload: Any) -> chat_pb2.StreamChatResponse:
         if not isinstance(payload, dict):
@@ -702,6 +688,7 @@ class GeminiStream:
                 self._open.add(candidate.index)
         return chunk
 
+    @tolerant
     def finish(self) -> list[chat_pb2.StreamChatResponse]:
         """Called when the upstream stream ends (nothing is left to send); fails if it ended
         before the reply did (Vertex ends every candidate with a finish reason, or blocks the

@@ -22,6 +22,7 @@ from . import image_shapes
 from .gemini_chat import finish_reason, media_part, usage_from
 from .labels import label_problems
 from .message_checks import message_problems
+from .tolerant import tolerant
 
 _PERSON = {
     image_pb2.PERSON_GENERATION_DONT_ALLOW: "ALLOW_NONE",
@@ -168,6 +169,7 @@ def _decode(text: Any) -> bytes:
         raise upstream_malformed("image reply: inlineData.data is not base64") from None
 
 
+@tolerant
 def from_generate(payload: Any) -> image_pb2.GenerateImagesResponse:
     """Images, text, finish reason and usage of one reply (model and served_by left unset).
 

@@ -25,6 +25,7 @@ from server.routing.registry import ModelSpec
 from . import audio_formats
 from .labels import label_problems
 from .message_checks import message_problems
+from .tolerant import tolerant
 
 # Gemini TTS prebuilt voices (vertex-wire.md §7.1).
 VOICES = {
@@ -192,6 +193,7 @@ def _pcm_of(blob: Mapping[str, Any]) -> audio_formats.Pcm:
     return audio_formats.Pcm(data, int(rate.group(1)) if rate else DEFAULT_RATE)
 
 
+@tolerant
 def audio_parts(payload: Any) -> tuple[list[audio_formats.Pcm], Mapping[str, Any]]:
     """The PCM pieces of one reply or stream event, and its first candidate (for the finish)."""
     if not isinstance(payload, Mapping):

@@ -21,6 +21,7 @@ from . import image_shapes
 from .json_values import b64
 from .labels import label_problems
 from .message_checks import message_problems
+from .tolerant import tolerant
 
 _PERSON = {
     image_pb2.PERSON_GENERATION_DONT_ALLOW: "dont_allow",
@@ -266,6 +267,7 @@ def _safety(raw: Any) -> image_pb2.ImageSafetyAttributes:
     )
 
 
+@tolerant
 def from_predict(
     payload: Any, requested: int
 ) -> tuple[list[image_pb2.GeneratedImage], image_pb2.ImageSafetyAttributes | None]:

@@ -15,6 +15,8 @@ from typing import Any
 
 from vertex_gateway.v1 import common_pb2, model_pb2
 
+from .tolerant import tolerant
+
 
 @dataclass(frozen=True)
 class DiscoveredModels:
@@ -54,6 +56,7 @@ def _family(base: str) -> model_pb2.ModelFamily.ValueType:
     )
 
 
+@tolerant
 def custom_model_entry(model: Any, location: str) -> model_pb2.Model | None:
     """A model from the project's Vertex model registry, id `models/{id}`."""
     if not isinstance(model, dict):
@@ -75,6 +78,7 @@ def custom_model_entry(model: Any, location: str) -> model_pb2.Model | None:
     )
 
 
+@tolerant
 def endpoint_entry(
     endpoint: Any, custom: Mapping[str, model_pb2.Model], location: str
 ) -> model_pb2.Model | None:
@@ -113,6 +117,7 @@ def endpoint_entry(
     return entry
 
 
+@tolerant
 def publisher_entry(model: Any) -> model_pb2.Model | None:
     """A catalog model, id `publisher/id`."""
     if not isinstance(model, dict) or not isinstance(model.get("name"), str):

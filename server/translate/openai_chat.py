@@ -33,6 +33,7 @@ from server.errors import GatewayError, invalid_argument, upstream_malformed
 from server.routing.registry import ModelSpec
 
 from .json_values import as_int, b64, compact_json, loads_strict, plain, struct_from, struct_json
+from .tolerant import tolerant
 
 FAMILY = "OpenAI-compatible Model Garden models"
 
@@ -614,6 +615,7 @@ def _created(value: Any) -> timestamp_pb2.Timestamp | None:
     return timestamp_pb2.Timestamp(seconds=int(value))
 
 
+@tolerant
 def from_chat_completion(payload: Any, *, model: str) -> chat_pb2.ChatResponse:
     """A ChatResponse from a `chat.completion` reply (`model` is the route's canonical name)."""
     if not isinstance(payload, Mapping):
@@ -681,6 +683,7 @@ class OpenAIStream:
         self._first = False
         return message
 
+    @tolerant
     def feed(self, event: Any) -> list[chat_pb2.StreamChatResponse]:
         """The messages for one upstream chunk (often none, at most two)."""
         if not isinstance(event, Mapping):
@@ -711,6 +714,7 @@ class OpenAIStream:
                 out.append(message)
         return out
 
+    @tolerant
     def finish(self) -> list[chat_pb2.StreamChatResponse]:
         """What is left when the upstream stream ends (pending usage); fails when the stream
         ended before every choice did, so a cut stream never passes for a complete reply."""

@@ -19,6 +19,7 @@ from server.errors import FieldViolation, GatewayError, invalid_request, upstrea
 from server.routing.registry import ModelSpec
 
 from .message_checks import message_problems
+from .tolerant import tolerant
 
 _TASK = embedding_pb2.EmbeddingTaskType
 _RETRIEVAL_DOCUMENT = _TASK.EMBEDDING_TASK_TYPE_RETRIEVAL_DOCUMENT
@@ -132,6 +133,7 @@ def to_embed_content(request: embedding_pb2.EmbedRequest, position: int) -> dict
     return body
 
 
+@tolerant
 def from_embed_content(payload: Any) -> embedding_pb2.Embedding:
     """The embedding of one `:embedContent` reply."""
     embedding = payload.get("embedding") if isinstance(payload, Mapping) else None
@@ -153,6 +155,7 @@ def _malformed(what: str) -> GatewayError:
     return upstream_malformed(f"embeddings reply: {what}")
 
 
+@tolerant
 def from_predict(payload: Any, count: int) -> tuple[list[embedding_pb2.Embedding], int]:
     """The embeddings of one call (exactly `count`, in order) and its billable characters."""
     if not isinstance(payload, Mapping) or not isinstance(payload.get("predictions"), list):

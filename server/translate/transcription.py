@@ -21,6 +21,7 @@ from server.routing.registry import ModelSpec
 from .gemini_chat import finish_reason, media_part, usage_from
 from .labels import label_problems
 from .message_checks import message_problems
+from .tolerant import tolerant
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 T = speech_pb2.TimestampGranularity
@@ -152,6 +153,7 @@ def _segments(data: Mapping[str, Any], reply: speech_pb2.TranscribeResponse) -> 
     return True
 
 
+@tolerant
 def from_generate_content(
     payload: Any, request: speech_pb2.TranscribeRequest
 ) -> speech_pb2.TranscribeResponse:
