@@ -55,6 +55,7 @@ from server.services.images import ImageService
 from server.services.models import ModelService
 from server.services.speech import SpeechService
 from server.vertex.auth import AuthProvider, build_auth
+from server.vertex.breaker import CircuitBreaker
 from server.vertex.client import VertexClient
 from server.vertex.gcs import GcsClient
 from server.vertex.http import Transport
@@ -173,6 +174,7 @@ async def create_gateway(
         default_timeout=v.request_timeout_seconds,
         retry=RetryPolicy(max_attempts=v.max_attempts, budget_ratio=v.retry_budget_ratio),
         max_per_model=v.max_concurrent_per_model,
+        breaker=CircuitBreaker(v.circuit_failures, v.circuit_cooldown_seconds),
     )
     project = None if auth.kind == "api_key" and v.project is None else v.project
     targets: dict[str, VertexTarget] = {}

@@ -78,6 +78,10 @@ class VertexConfig:
     max_concurrent_calls_per_request: int = 8
     # Calls in flight to one model across all callers; past it RESOURCE_EXHAUSTED at once. 0: none.
     max_concurrent_per_model: int = 0
+    # After this many transient failures in a row for one model, fail fast (UNAVAILABLE) for
+    # `circuit_cooldown_seconds`, then let one probe through. 0 turns the breaker off.
+    circuit_failures: int = 20
+    circuit_cooldown_seconds: float = 10.0
     # gs:// prefixes callers may have Vertex write results under (e.g. Imagen output_gcs_uri);
     # empty: none, and such requests are PERMISSION_DENIED.
     output_gcs_prefixes: tuple[str, ...] = ()
@@ -178,6 +182,8 @@ _ENV_SCALARS: dict[str, tuple[str, str]] = {
     "VG_MAX_CONCURRENT_CALLS_PER_REQUEST": ("vertex", "max_concurrent_calls_per_request"),
     "VG_MAX_ATTEMPTS": ("vertex", "max_attempts"),
     "VG_MAX_CONCURRENT_PER_MODEL": ("vertex", "max_concurrent_per_model"),
+    "VG_CIRCUIT_FAILURES": ("vertex", "circuit_failures"),
+    "VG_CIRCUIT_COOLDOWN_SECONDS": ("vertex", "circuit_cooldown_seconds"),
     "VG_RETRY_BUDGET_RATIO": ("vertex", "retry_budget_ratio"),
     "VG_MODEL_DISCOVERY": ("vertex", "model_discovery"),
     "VG_MODEL_DISCOVERY_TTL_SECONDS": ("vertex", "model_discovery_ttl_seconds"),
@@ -466,6 +472,8 @@ def validate(config: GatewayConfig) -> None:
             )
     if v.max_concurrent_per_model < 0 or s.max_concurrent_streams < 0:
         raise ConfigError("concurrency limits must not be negative (0 means none)")
+    if v.circuit_failures < 0 or v.circuit_cooldown_seconds <= 0:
+        raise ConfigError("vertex.circuit_failures must be >= 0 and circuit_cooldown_seconds > 0")
     if not 1 <= v.max_attempts <= 10:
         raise ConfigError("vertex.max_attempts must be between 1 and 10")
     if not 0 <= v.retry_budget_ratio <= 1:

@@ -63,7 +63,8 @@ def from_vertex(err: VertexError) -> GatewayError:
     metadata["attempts"] = str(err.attempts)
     prefix = (
         ""
-        if err.reason in ("DEADLINE_EXCEEDED", "REQUEST_TOO_LARGE", "GATEWAY_MODEL_BUSY")
+        if err.reason
+        in ("DEADLINE_EXCEEDED", "REQUEST_TOO_LARGE", "GATEWAY_MODEL_BUSY", "UPSTREAM_CIRCUIT_OPEN")
         else "Vertex AI: "
     )
     return GatewayError(

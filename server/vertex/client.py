@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import orjson
 
 from .auth import AuthProvider
+from .breaker import CircuitBreaker
 from .errors import VertexError, from_error_object, from_http_error, malformed
 from .http import Transport, timeout_error
 from .retry import RetryBudget, RetryPolicy, retryable
@@ -72,6 +73,7 @@ class VertexClient:
         default_timeout: float,
         retry: RetryPolicy | None = None,
         max_per_model: int = 0,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.transport = transport
         self.auth = auth
@@ -83,6 +85,7 @@ class VertexClient:
         self._budget = RetryBudget(self.retry.budget_ratio, self.retry.budget_floor)
         self._rng = random.Random()
         self._max_per_model = max_per_model
+        self._breaker = breaker or CircuitBreaker(0, 0)
         self._busy: dict[str, int] = {}
 
     def deadline(self, remaining: float | None) -> Deadline:
@@ -117,8 +120,12 @@ class VertexClient:
         with self._slot(url):
             if not retry:
                 return await self._json("POST", url, data, deadline, resource)
+            key = self._model_key(url)
             return await self.with_retries(
-                lambda: self._json("POST", url, data, deadline, resource), deadline
+                lambda: self._guarded(
+                    key, lambda: self._json("POST", url, data, deadline, resource)
+                ),
+                deadline,
             )
 
     async def get_json(self, url: str, deadline: Deadline, *, resource: bool = False) -> Any:
@@ -137,6 +144,24 @@ class VertexClient:
         await asyncio.sleep(delay)
         return True
 
+    @staticmethod
+    def _model_key(url: str) -> str:
+        return url.split("?", 1)[0].rsplit(":", 1)[0]
+
+    async def _guarded(self, key: str, call: Callable[[], Awaitable[_T]]) -> _T:
+        """One attempt through the model's circuit breaker."""
+        self._breaker.before(key)
+        try:
+            result = await call()
+        except VertexError as err:
+            if retryable(err):
+                self._breaker.failure(key)
+            else:
+                self._breaker.success(key)  # Vertex answered: it is up
+            raise
+        self._breaker.success(key)
+        return result
+
     @contextlib.contextmanager
     def _slot(self, url: str) -> Iterator[None]:
         """Hold one of the model's concurrent-call slots (vertex.max_concurrent_per_model);
@@ -144,7 +169,7 @@ class VertexClient:
         if not self._max_per_model:
             yield
             return
-        key = url.split("?", 1)[0].rsplit(":", 1)[0]
+        key = self._model_key(url)
         if self._busy.get(key, 0) >= self._max_per_model:
             model = key.rsplit("/", 1)[-1]
             raise VertexError(
@@ -214,11 +239,13 @@ class VertexClient:
         self, url: str, data: bytes, deadline: Deadline
     ) -> AsyncGenerator[Any, None]:
         self._budget.on_request()
+        key = self._model_key(url)
         tries, refreshed, started = 1, False, False
         while True:
             headers = await self._headers()
             again = False
             try:
+                self._breaker.before(key)
                 async with self.transport.stream(url, headers, data, deadline.remaining()) as resp:
                     if (
                         resp.status == 401
@@ -229,6 +256,7 @@ class VertexClient:
                     elif resp.status >= 300:
                         raise from_http_error(resp.status, await resp.read())
                     else:
+                        self._breaker.success(key)
                         decoder = SseDecoder(self._max_event_bytes)
                         try:
                             async for chunk in resp.chunks():
@@ -249,6 +277,8 @@ class VertexClient:
                         return
             except VertexError as err:
                 err.attempts = tries
+                if not started and retryable(err):
+                    self._breaker.failure(key)
                 # Once an event went to the caller, a retry would repeat it: never then.
                 if started or not await self.pause_before_retry(err, tries, deadline):
                     raise

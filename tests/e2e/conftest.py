@@ -65,6 +65,9 @@ def gateway_env(emulator: EmulatorProcess, key: dict[str, Any], **extra: str) ->
         "VG_MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES),
         "VG_ALIASES": "fast=gemini-2.5-flash,smart=google/gemini-2.5-pro",
         "VG_STORAGE_BUCKET": BUCKET,
+        # The fault tests fail one model on purpose many times in a row; the breaker has tests
+        # of its own (test_overload.py) and would otherwise couple the others.
+        "VG_CIRCUIT_FAILURES": "0",
         "VG_STORAGE_PREFIX": "gw/",
     }
     if STORAGE_URL:

@@ -34,13 +34,13 @@ async def chat_stub(
         await gw.shutdown()
 
 
-async def _outcome(call: Any) -> str:
+async def _outcome(call: Any, *, retry_info: bool = True) -> str:
     try:
         await call
         return "OK"
     except grpc.aio.AioRpcError as err:
         d = error_details(err)
-        assert d.retry is not None and d.info is not None
+        assert d.info is not None and (d.retry is not None or not retry_info)
         return f"{err.code().name}:{d.info.reason}"
 
 
@@ -69,3 +69,56 @@ async def test_server_wide_stream_limit(
         while await first.read() != grpc.aio.EOF:
             pass
         assert [c async for c in chat.StreamChat(ask("after"))]  # the slot is free again
+
+
+async def test_circuit_breaker_fails_fast_then_probes(
+    emulator: EmulatorProcess, service_account: dict[str, Any], admin: EmulatorAdmin
+) -> None:
+    env = {"VG_CIRCUIT_FAILURES": "3", "VG_CIRCUIT_COOLDOWN_SECONDS": "0.5", "VG_MAX_ATTEMPTS": "1"}
+    async with chat_stub(emulator, service_account, **env) as chat:
+        admin.arm_fault("503", times=3, path_contains="gemini-2.5-flash:")
+        for _ in range(3):
+            outcome = await _outcome(chat.Chat(ask("x")), retry_info=False)
+            assert outcome == "UNAVAILABLE:UPSTREAM_UNAVAILABLE"
+        admin.clear_requests()
+        assert await _outcome(chat.Chat(ask("x"))) == "UNAVAILABLE:UPSTREAM_CIRCUIT_OPEN"
+        assert not [r for r in admin.requests() if "generateContent" in r["path"]]  # failed fast
+        assert (await chat.Chat(ask("other model", model="gemini-2.5-pro"))).candidates
+        await asyncio.sleep(0.6)
+        assert (await chat.Chat(ask("probe"))).candidates  # the probe succeeds: closed again
+        assert (await chat.Chat(ask("after"))).candidates
+
+
+def test_breaker_states() -> None:
+    from server.vertex.breaker import CircuitBreaker
+    from server.vertex.errors import VertexError
+
+    now = [0.0]
+    breaker = CircuitBreaker(2, 10.0, clock=lambda: now[0])
+    breaker.failure("m")
+    breaker.before("m")  # one failure: still closed
+    breaker.failure("m")
+    try:
+        breaker.before("m")
+        raise AssertionError("the circuit should be open")
+    except VertexError as err:
+        assert err.reason == "UPSTREAM_CIRCUIT_OPEN" and err.retry_delay_seconds == 10.0
+    now[0] = 10.0
+    breaker.before("m")  # the probe passes
+    try:
+        breaker.before("m")  # but only one
+        raise AssertionError("only one probe")
+    except VertexError:
+        pass
+    breaker.failure("m")  # the probe failed: open again
+    now[0] = 15.0
+    try:
+        breaker.before("m")
+        raise AssertionError("reopened")
+    except VertexError as err:
+        assert err.retry_delay_seconds == 5.0
+    now[0] = 20.0
+    breaker.before("m")
+    breaker.success("m")
+    breaker.before("m")
+    breaker.before("m")
