@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -53,6 +54,10 @@ async def serve(config: GatewayConfig, *, own_emulator: bool = True) -> None:
     try:
         gateway = await create_gateway(config)
         await gateway.start()
+        # Everything built at start-up lives as long as the process: move it out of the cyclic
+        # collector's sight, so full collections scan only what requests allocate (shorter
+        # pauses, so a flatter latency tail).
+        gc.freeze()
         log.info(
             "vertex-gateway listening",
             extra={
