@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 STAMPS := .make-stamps
 export PYTHONPATH := $(CURDIR):$(CURDIR)/clients/python
 
-.PHONY: serve test lint typecheck protos check-protos buf-lint lock clean install install-dev bench bench-embeddings bench-tools
+.PHONY: serve test lint typecheck protos check-protos buf-lint lock clean install install-dev bench bench-embeddings bench-tools soak
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ $(STAMPS)/litellm:
 ## Side-by-side benchmark: floor, gateway, LiteLLM, upstream; writes bench/results/perf.{json,md}.
 bench: install-dev $(STAMPS)/litellm
 	$(PY) -m bench.perf.run $(ARGS)
+
+## Ten minutes of mixed load with injected faults, watching RSS, descriptors and threads.
+soak: install-dev
+	$(PY) -m bench.soak.run $(ARGS)
 
 ## Embedding throughput, gateway vs the emulator called directly (bench/results/embeddings.md).
 bench-embeddings: install-dev
