@@ -33,6 +33,7 @@ class CallerKey:
     sha256: str
     models: tuple[str, ...] = ()
     requests_per_second: float | None = None
+    tokens_per_minute: int | None = None
 
 
 @dataclass
@@ -65,6 +66,32 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+@dataclass
+class _TokenBudget:
+    """Tokens a caller may spend per minute: refilled continuously, charged after each reply
+    (a reply's size is only known then), so one large reply can take the level below zero and
+    hold the caller back until it has refilled."""
+
+    per_minute: float
+    level: float
+    stamp: float = field(default_factory=time.monotonic)
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.level = min(self.per_minute, self.level + (now - self.stamp) * self.per_minute / 60)
+        self.stamp = now
+
+    def wait(self) -> float:
+        """0 while tokens are left, else the seconds until some are."""
+        self._refill()
+        return 0.0 if self.level > 0 else (1 - self.level) * 60 / self.per_minute
+
+    def charge(self, tokens: int) -> None:
+        """Spend what a reply used."""
+        self._refill()
+        self.level -= tokens
+
+
 class Callers:
     """The configured caller keys."""
 
@@ -74,6 +101,11 @@ class Callers:
             k.caller: _Bucket(k.requests_per_second, k.requests_per_second)
             for k in keys
             if k.requests_per_second
+        }
+        self._tokens = {
+            k.caller: _TokenBudget(float(k.tokens_per_minute), float(k.tokens_per_minute))
+            for k in keys
+            if k.tokens_per_minute
         }
 
     def identify(self, presented: str) -> CallerKey | None:
@@ -85,10 +117,26 @@ class Callers:
                 found = key
         return found
 
-    def admit(self, caller: CallerKey) -> float:
-        """0 when the caller's rate allows the request, else seconds to wait."""
+    def admit(self, caller: CallerKey) -> tuple[float, str]:
+        """(0, "") when the caller's limits allow the request, else (seconds to wait, reason)."""
+        budget = self._tokens.get(caller.caller)
+        if budget is not None:
+            wait = budget.wait()
+            if wait > 0:
+                return wait, "CALLER_TOKEN_LIMITED"
         bucket = self._buckets.get(caller.caller)
-        return bucket.take() if bucket else 0.0
+        wait = bucket.take() if bucket else 0.0
+        return wait, "CALLER_RATE_LIMITED" if wait else ""
+
+    def charge(self, caller: CallerKey, reply: Any) -> None:
+        """Count the tokens a reply reports against the caller's per-minute budget."""
+        budget = self._tokens.get(caller.caller)
+        usage = getattr(reply, "usage", None)
+        if budget is None or usage is None:
+            return
+        used = usage.total_tokens or (usage.input_tokens + usage.output_tokens)
+        if used:
+            budget.charge(used)
 
 
 def _presented(metadata: Mapping[str, str]) -> str | None:
@@ -120,12 +168,13 @@ def check(callers: Callers, metadata: Mapping[str, str]) -> CallerKey:
         raise _refusal(
             grpc.StatusCode.UNAUTHENTICATED, "the caller API key is not valid", "CALLER_KEY_INVALID"
         )
-    wait = callers.admit(caller)
+    wait, reason = callers.admit(caller)
     if wait > 0:
+        what = "tokens per minute" if reason == "CALLER_TOKEN_LIMITED" else "request rate"
         raise _refusal(
             grpc.StatusCode.RESOURCE_EXHAUSTED,
-            f"caller {caller.caller!r} is over its request rate; retry after {wait:.2f} s",
-            "CALLER_RATE_LIMITED",
+            f"caller {caller.caller!r} is over its {what}; retry after {wait:.2f} s",
+            reason,
             retry=wait,
         )
     return caller
@@ -148,6 +197,7 @@ def _guard(
             token = CURRENT.set(caller)
             try:
                 async for item in behavior(request, context):
+                    callers.charge(caller, item)  # streams report usage on their last message
                     yield item
             finally:
                 CURRENT.reset(token)
@@ -162,7 +212,9 @@ def _guard(
             return None
         token = CURRENT.set(caller)
         try:
-            return await behavior(request, context)
+            reply = await behavior(request, context)
+            callers.charge(caller, reply)
+            return reply
         finally:
             CURRENT.reset(token)
 

@@ -350,23 +350,20 @@ def _build(sections: dict[str, dict[str, Any]]) -> GatewayConfig:
     return config
 
 
+_CALLER_KEYS = {"caller", "key_sha256", "models", "requests_per_second", "tokens_per_minute"}
+
+
 def _callers(entries: Any) -> tuple[CallerKey, ...]:
     if entries is None:
         return ()
     if not isinstance(entries, list):
-        raise ConfigError(
-            "callers must be a list of {caller, key_sha256, models?, requests_per_second?}"
-        )
+        raise ConfigError("callers must be a list of {caller, key_sha256, ...}")
     out = []
     for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or set(entry) - {
-            "caller",
-            "key_sha256",
-            "models",
-            "requests_per_second",
-        }:
+        if not isinstance(entry, dict) or set(entry) - _CALLER_KEYS:
             raise ConfigError(
-                f"callers[{i}] must have caller, key_sha256 and optionally models, requests_per_second"
+                f"callers[{i}] takes only caller, key_sha256, models, requests_per_second,"
+                " tokens_per_minute"
             )
         digest = str(entry.get("key_sha256", "")).lower()
         if not re.match(r"^[0-9a-f]{64}$", digest):
@@ -379,12 +376,19 @@ def _callers(entries: Any) -> tuple[CallerKey, ...]:
         rate = entry.get("requests_per_second")
         if rate is not None and (not isinstance(rate, int | float) or rate <= 0):
             raise ConfigError(f"callers[{i}].requests_per_second must be positive")
+        tokens = entry.get("tokens_per_minute")
+        if tokens is not None and (type(tokens) is not int or tokens <= 0):
+            raise ConfigError(f"callers[{i}].tokens_per_minute must be a positive integer")
         models = entry.get("models") or []
         if not isinstance(models, list):
             raise ConfigError(f"callers[{i}].models must be a list")
         out.append(
             CallerKey(
-                name, digest, tuple(str(m).strip() for m in models), float(rate) if rate else None
+                name,
+                digest,
+                tuple(str(m).strip() for m in models),
+                float(rate) if rate else None,
+                tokens,
             )
         )
     return tuple(out)

@@ -198,3 +198,26 @@ def test_config_refuses_plain_keys_and_half_tls(tmp_path: Path) -> None:
         load_config(env={}, path=str(bad))
     with pytest.raises(ConfigError, match="go together"):
         load_config(env={"VG_TLS_CERT_FILE": str(bad)})
+
+
+async def test_caller_tokens_per_minute(
+    emulator: EmulatorProcess, service_account: dict[str, Any], tmp_path: Path
+) -> None:
+    config = {
+        "callers": [{"caller": "batchy", "key_sha256": hash_key("k"), "tokens_per_minute": 5}]
+    }
+    key = (("x-api-key", "k"),)
+    async with (
+        gateway(emulator, service_account, tmp_path, config) as port,
+        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        chat = chat_pb2_grpc.ChatServiceStub(channel)
+        first = await chat.Chat(ask("hello there"), metadata=key)
+        assert first.usage.total_tokens > 5  # spends the minute's budget and more
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await chat.Chat(ask("again"), metadata=key)
+        d = error_details(info.value)
+        assert d.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert (
+            d.info is not None and d.info.reason == "CALLER_TOKEN_LIMITED" and d.retry is not None
+        )
