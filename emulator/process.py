@@ -18,6 +18,18 @@ STOP_TIMEOUT_SECONDS = 5.0
 _PROJECT_ROOT = Path(emulator.__file__).resolve().parent.parent
 
 
+def terminate(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM a child, then SIGKILL if it lingers (bounded waits)."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(STOP_TIMEOUT_SECONDS)
+
+
 class EmulatorProcess:
     """``with EmulatorProcess() as emu: emu.base_url`` starts ``python -m emulator`` on a free
     loopback port and stops it on exit.
@@ -91,13 +103,7 @@ class EmulatorProcess:
     def stop(self) -> None:
         """Terminate the process (SIGTERM, then SIGKILL if it lingers) and clean up."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_TIMEOUT_SECONDS)
+        terminate(process)
         if self._tempdir is not None:
             self._tempdir.cleanup()
             self._tempdir = None

@@ -22,8 +22,9 @@ import urllib.request
 from types import TracebackType
 from typing import IO, Any
 
+from emulator.process import terminate
+
 STARTUP_TIMEOUT_SECONDS = 20.0
-STOP_TIMEOUT_SECONDS = 5.0
 DEFAULT_BUCKET = "emulator-bucket"
 DEFAULT_PROJECT = "emulator-project"
 _START_ATTEMPTS = 3
@@ -159,13 +160,7 @@ class StorageEmulatorProcess:
     def stop(self) -> None:
         """Terminate the server (SIGTERM, then SIGKILL if it lingers) and forget its port."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_TIMEOUT_SECONDS)
+        terminate(process)
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None

@@ -16,6 +16,7 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import grpc
 import orjson
@@ -469,8 +470,6 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
 
 
 def _quote(text: str) -> str:
-    from urllib.parse import quote
-
     return quote(text, safe="")
 
 

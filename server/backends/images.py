@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import grpc
 from vertex_gateway.v1 import image_pb2
@@ -16,6 +17,8 @@ from server.vertex.urls import VertexTarget
 
 from .base import FanOutBackend, VertexBackend
 from .fanout import gather_bounded
+
+_R = TypeVar("_R", image_pb2.GenerateImagesResponse, image_pb2.EditImageResponse)
 
 
 def check_output_uri(uri: str, allowed: tuple[str, ...]) -> None:
@@ -49,39 +52,41 @@ class ImagenBackend(VertexBackend):
         super().__init__(client, target_for)
         self._output_prefixes = output_prefixes
 
-    async def generate(
-        self, route: Route, request: image_pb2.GenerateImagesRequest, remaining: float | None
-    ) -> image_pb2.GenerateImagesResponse:
-        """The images of one `:predict` call, filtered ones reported with their reason."""
-        body = imagen.to_generate_predict(request, route.spec)
+    async def _predict(
+        self,
+        route: Route,
+        body: dict[str, Any],
+        request: image_pb2.GenerateImagesRequest | image_pb2.EditImageRequest,
+        reply: _R,
+        remaining: float | None,
+    ) -> _R:
         check_output_uri(request.output_gcs_uri, self._output_prefixes)
         payload = await self._client.call_json(
             self._model_url(route, "predict"), body, self._client.deadline(remaining)
         )
         images, prompt_safety = imagen.from_predict(payload, request.number_of_images or 1)
-        reply = image_pb2.GenerateImagesResponse(
-            model=route.name, images=images, served_by=route.served_by()
-        )
+        reply.model = route.name
+        reply.images.extend(images)
+        reply.served_by.CopyFrom(route.served_by())
         if prompt_safety is not None:
             reply.prompt_safety_attributes.CopyFrom(prompt_safety)
         return reply
+
+    async def generate(
+        self, route: Route, request: image_pb2.GenerateImagesRequest, remaining: float | None
+    ) -> image_pb2.GenerateImagesResponse:
+        """The images of one `:predict` call, filtered ones reported with their reason."""
+        body = imagen.to_generate_predict(request, route.spec)
+        return await self._predict(
+            route, body, request, image_pb2.GenerateImagesResponse(), remaining
+        )
 
     async def edit(
         self, route: Route, request: image_pb2.EditImageRequest, remaining: float | None
     ) -> image_pb2.EditImageResponse:
         """The edited images of one `:predict` call on a capability model."""
         body = imagen.to_edit_predict(request, route.spec)
-        check_output_uri(request.output_gcs_uri, self._output_prefixes)
-        payload = await self._client.call_json(
-            self._model_url(route, "predict"), body, self._client.deadline(remaining)
-        )
-        images, prompt_safety = imagen.from_predict(payload, request.number_of_images or 1)
-        reply = image_pb2.EditImageResponse(
-            model=route.name, images=images, served_by=route.served_by()
-        )
-        if prompt_safety is not None:
-            reply.prompt_safety_attributes.CopyFrom(prompt_safety)
-        return reply
+        return await self._predict(route, body, request, image_pb2.EditImageResponse(), remaining)
 
 
 class GeminiImageBackend(FanOutBackend):

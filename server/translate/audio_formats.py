@@ -176,11 +176,6 @@ class Pcm:
     data: bytes
     rate: int
 
-    @property
-    def seconds(self) -> float:
-        """Length."""
-        return len(self.data) / 2 / self.rate if self.rate else 0.0
-
 
 def duration(pcm_bytes: int, rate: int) -> float:
     """Seconds of 16-bit mono PCM."""

@@ -53,13 +53,7 @@ def _imagen_only(
             out.append(FieldViolation(name, f"is an Imagen setting; {spec.id} does not take it"))
     if request.HasField("add_watermark") and not request.add_watermark:
         out.append(FieldViolation("add_watermark", f"{spec.id} always adds a SynthID watermark"))
-    quality = (
-        request.output_compression_quality
-        if request.HasField("output_compression_quality")
-        else None
-    )
-    count = request.number_of_images if request.HasField("number_of_images") else None
-    image_shapes.output_problems(request.output_mime_type, quality, count, out)
+    image_shapes.output_problems(request, out)
     if request.output_mime_type == "image/jpeg":
         out.append(FieldViolation("output_mime_type", f"{spec.id} returns PNG images"))
     out.extend(label_problems(request.labels))

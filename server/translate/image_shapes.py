@@ -98,9 +98,17 @@ def shape(
 
 
 def output_problems(
-    mime_type: str, quality: int | None, count: int | None, out: list[FieldViolation]
+    request: image_pb2.GenerateImagesRequest | image_pb2.EditImageRequest,
+    out: list[FieldViolation],
 ) -> None:
-    """Checks on the output format and the number of images."""
+    """Checks on the output format and the number of images (fields both requests share)."""
+    mime_type = request.output_mime_type
+    quality = (
+        request.output_compression_quality
+        if request.HasField("output_compression_quality")
+        else None
+    )
+    count = request.number_of_images if request.HasField("number_of_images") else None
     if mime_type and mime_type not in MIME_TYPES:
         out.append(
             FieldViolation(

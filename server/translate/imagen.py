@@ -109,13 +109,7 @@ def _common_parameters(
         params["outputOptions"] = options
     if request.output_gcs_uri:
         params["storageUri"] = request.output_gcs_uri
-    quality = (
-        request.output_compression_quality
-        if request.HasField("output_compression_quality")
-        else None
-    )
-    count = request.number_of_images if request.HasField("number_of_images") else None
-    image_shapes.output_problems(request.output_mime_type, quality, count, out)
+    image_shapes.output_problems(request, out)
     out.extend(label_problems(request.labels))
     return params
 

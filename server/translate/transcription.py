@@ -26,19 +26,10 @@ from .tolerant import tolerant
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 T = speech_pb2.TimestampGranularity
 
-_WORD = {
-    "type": "object",
-    "properties": {
-        "text": {"type": "string"},
-        "start_offset_seconds": {"type": "number"},
-        "end_offset_seconds": {"type": "number"},
-    },
-    "required": ["text", "start_offset_seconds", "end_offset_seconds"],
-}
 
-
-def _schema(words: bool, speakers: bool) -> dict[str, Any]:
-    segment: dict[str, Any] = {
+def _timed() -> dict[str, Any]:
+    """A piece of transcript with its start and end (words and segments share it)."""
+    return {
         "type": "object",
         "properties": {
             "text": {"type": "string"},
@@ -47,11 +38,15 @@ def _schema(words: bool, speakers: bool) -> dict[str, Any]:
         },
         "required": ["text", "start_offset_seconds", "end_offset_seconds"],
     }
+
+
+def _schema(words: bool, speakers: bool) -> dict[str, Any]:
+    segment = _timed()
     if speakers:
         segment["properties"]["speaker"] = {"type": "string"}
         segment["required"].append("speaker")
     if words:
-        segment["properties"]["words"] = {"type": "array", "items": _WORD}
+        segment["properties"]["words"] = {"type": "array", "items": _timed()}
         segment["required"].append("words")
     return {
         "type": "object",
