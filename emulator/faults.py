@@ -10,6 +10,7 @@ from typing import Any
 FAULT_HEADER = "x-emulator-fault"
 STATUS_CODES = (400, 401, 403, 404, 429, 500, 503, 504)
 _TIMED = re.compile(r"^(slow|slow-stream):(\d{1,7})$")
+_HUGE = re.compile(r"^huge-event:(\d{1,3})$")
 
 
 class FaultKind(enum.Enum):
@@ -23,6 +24,10 @@ class FaultKind(enum.Enum):
     STREAM_ERROR = "stream-error"
     STREAM_ERROR_RAW = "stream-error-raw"
     MALFORMED_JSON = "malformed-json"
+    # The body ends in the middle of an event (cleanly, as a proxy cutting it short would).
+    TRUNCATED_SSE = "truncated-sse"
+    # One SSE event of `size_mb` megabytes (a single `data:` line) before the rest.
+    HUGE_EVENT = "huge-event"
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class Fault:
     kind: FaultKind
     status: int = 0
     delay_ms: int = 0
+    size_mb: int = 0
 
 
 _PLAIN = {
@@ -40,6 +46,7 @@ _PLAIN = {
     "stream-error": FaultKind.STREAM_ERROR,
     "stream-error-raw": FaultKind.STREAM_ERROR_RAW,
     "malformed-json": FaultKind.MALFORMED_JSON,
+    "truncated-sse": FaultKind.TRUNCATED_SSE,
 }
 
 
@@ -52,6 +59,9 @@ def parse_fault(spec: str) -> Fault:
         return Fault(spec, FaultKind.STATUS_ARRAY, status=429)
     if spec.isdigit() and int(spec) in STATUS_CODES:
         return Fault(spec, FaultKind.STATUS, status=int(spec))
+    huge = _HUGE.match(spec)
+    if huge and 1 <= int(huge.group(1)) <= 200:
+        return Fault(spec, FaultKind.HUGE_EVENT, size_mb=int(huge.group(1)))
     timed = _TIMED.match(spec)
     if timed:
         kind = FaultKind.SLOW if timed.group(1) == "slow" else FaultKind.SLOW_STREAM

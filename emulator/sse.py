@@ -134,6 +134,14 @@ class ChunkWriter:
                 )
                 await self.finish()
                 return self.response
+            if kind is FaultKind.TRUNCATED_SSE and self.sse:
+                await self.chunk(chunks[0])
+                cut = f"data: {_compact(chunks[-1])}"
+                await self._write(cut[: len(cut) // 2])
+                await self.finish()
+                return self.response
+            if kind is FaultKind.HUGE_EVENT and self.sse and self.fault is not None:
+                await self._huge_event(self.fault.size_mb)
             delay = (
                 self.fault.delay_ms / 1000
                 if self.fault and kind is FaultKind.SLOW_STREAM
@@ -150,6 +158,16 @@ class ChunkWriter:
         except ClientGone:
             self.record.client_disconnected = True
         return self.response
+
+    async def _huge_event(self, size_mb: int) -> None:
+        """One text chunk whose `data:` line is `size_mb` MB, written a megabyte at a time."""
+        head = 'data: {"candidates": [{"content": {"role": "model", "parts": [{"text": "'
+        await self._write(head)
+        block = "x" * (1024 * 1024)
+        for _ in range(size_mb):
+            await self._write(block)
+        await self._write('"}]}}]}\r\n\r\n')
+        self._count += 1
 
     def _abort(self) -> None:
         # Drop the TCP connection mid-body: the chunked encoding is never terminated.

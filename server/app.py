@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from server.backends.openai_chat import OpenAIChatBackend
 from server.backends.speech import GeminiTranscriptionBackend, GeminiTtsBackend
 from server.backends.text_embedding import GeminiEmbeddingBackend, TextEmbeddingBackend
 from server.callers import CallerInterceptor, Callers
-from server.config import GatewayConfig
+from server.config import GatewayConfig, VertexConfig
 from server.decoding import register
 from server.routing.registry import Family, Registry
 from server.routing.router import Router
@@ -54,6 +55,7 @@ from server.services.files import FileService
 from server.services.images import ImageService
 from server.services.models import ModelService
 from server.services.speech import SpeechService
+from server.vertex.accounts import Account, AccountPool
 from server.vertex.auth import AuthProvider, build_auth
 from server.vertex.breaker import CircuitBreaker
 from server.vertex.client import VertexClient
@@ -149,6 +151,38 @@ class Gateway:
         await self.client.transport.close()
 
 
+def _targets(
+    project: str | None, v: VertexConfig, base_url: str | None
+) -> Callable[[str], VertexTarget]:
+    targets: dict[str, VertexTarget] = {}
+
+    def target_for(location: str) -> VertexTarget:
+        target = targets.get(location)
+        if target is None:
+            target = VertexTarget(project, location, v.api_version, base_url)
+            targets[location] = target
+        return target
+
+    return target_for
+
+
+async def account_pool(v: VertexConfig, project: str | None, auth: AuthProvider) -> AccountPool:
+    """The primary account (vertex.project and credentials) and every pooled one, each with its
+    own credentials; an account without a base_url calls the primary's host."""
+    accounts = [Account(v.account_name, auth, _targets(project, v, v.base_url), v.weight)]
+    for extra in v.accounts:
+        accounts.append(
+            Account(
+                extra.name,
+                await build_auth(extra.credentials),
+                _targets(extra.project, v, extra.base_url or v.base_url),
+                extra.weight,
+                frozenset(extra.models),
+            )
+        )
+    return AccountPool(accounts)
+
+
 async def create_gateway(
     config: GatewayConfig,
     *,
@@ -177,14 +211,7 @@ async def create_gateway(
         breaker=CircuitBreaker(v.circuit_failures, v.circuit_cooldown_seconds),
     )
     project = None if auth.kind == "api_key" and v.project is None else v.project
-    targets: dict[str, VertexTarget] = {}
-
-    def target_for(location: str) -> VertexTarget:
-        target = targets.get(location)
-        if target is None:
-            target = VertexTarget(project, location, v.api_version, v.base_url)
-            targets[location] = target
-        return target
+    target_for = await account_pool(v, project, auth)
 
     registry = Registry()
     for spec in config.models:

@@ -53,6 +53,23 @@ class CredentialsConfig:
 
 
 @dataclass(frozen=True)
+class AccountConfig:
+    """A further Vertex account (project and credentials) pooled with the primary one: calls to
+    the publisher models it serves are spread over the accounts by weight, and a throttled or
+    failing account hands the call to the next (quota pooling and failover)."""
+
+    name: str
+    project: str
+    credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
+    # Share of first attempts this account gets, relative to the others' weights.
+    weight: float = 1.0
+    # Models (publisher/id or id) it serves; empty: every publisher model.
+    models: tuple[str, ...] = ()
+    # The host to call instead of Vertex's (a private endpoint, or the emulator in tests).
+    base_url: str | None = None
+
+
+@dataclass(frozen=True)
 class VertexConfig:
     """Where and how to reach Vertex AI."""
 
@@ -87,6 +104,11 @@ class VertexConfig:
     output_gcs_prefixes: tuple[str, ...] = ()
     model_discovery: bool = True
     model_discovery_ttl_seconds: float = 300.0
+    # The primary account's (project, credentials) share of first attempts when `accounts`
+    # pools further ones, and its name in replies' served_by and in metrics.
+    weight: float = 1.0
+    account_name: str = "primary"
+    accounts: tuple[AccountConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,6 +201,7 @@ _ENV_SCALARS: dict[str, tuple[str, str]] = {
     "VG_VERTEX_API_VERSION": ("vertex", "api_version"),
     "VG_REQUEST_TIMEOUT_SECONDS": ("vertex", "request_timeout_seconds"),
     "VG_MAX_REQUEST_BYTES": ("vertex", "max_request_bytes"),
+    "VG_MAX_STREAM_EVENT_BYTES": ("vertex", "max_stream_event_bytes"),
     "VG_MAX_CONCURRENT_CALLS_PER_REQUEST": ("vertex", "max_concurrent_calls_per_request"),
     "VG_MAX_ATTEMPTS": ("vertex", "max_attempts"),
     "VG_MAX_CONCURRENT_PER_MODEL": ("vertex", "max_concurrent_per_model"),
@@ -325,8 +348,9 @@ def _build(sections: dict[str, dict[str, Any]]) -> GatewayConfig:
     if isinstance(creds_values.get("json"), dict):
         creds_values["json"] = json.dumps(creds_values["json"])
     credentials: CredentialsConfig = _coerce(CredentialsConfig, creds_values, "vertex.credentials")
+    accounts = _accounts(sections["vertex"].pop("accounts", None))
     vertex: VertexConfig = _coerce(VertexConfig, sections["vertex"], "vertex")
-    vertex = replace(vertex, credentials=credentials)
+    vertex = replace(vertex, credentials=credentials, accounts=accounts)
     server: ServerConfig = _coerce(ServerConfig, sections["server"], "server")
     storage: StorageConfig = _coerce(StorageConfig, sections["storage"], "storage")
     top = sections[""]
@@ -348,6 +372,44 @@ def _build(sections: dict[str, dict[str, Any]]) -> GatewayConfig:
     )
     validate(config)
     return config
+
+
+_ACCOUNT_KEYS = {"name", "project", "credentials", "weight", "models", "base_url"}
+
+
+def _accounts(entries: Any) -> tuple[AccountConfig, ...]:
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise ConfigError("vertex.accounts must be a list of {name, project, credentials, ...}")
+    out = []
+    for i, entry in enumerate(entries):
+        where = f"vertex.accounts[{i}]"
+        if not isinstance(entry, dict) or set(entry) - _ACCOUNT_KEYS:
+            raise ConfigError(f"{where} takes only {', '.join(sorted(_ACCOUNT_KEYS))}")
+        creds = entry.get("credentials") or {}
+        if not isinstance(creds, dict):
+            raise ConfigError(f"{where}.credentials must be a mapping")
+        creds = dict(creds)
+        if isinstance(creds.get("json"), dict):
+            creds["json"] = json.dumps(creds["json"])
+        models = entry.get("models") or []
+        if not isinstance(models, list):
+            raise ConfigError(f"{where}.models must be a list")
+        values = {k: v for k, v in entry.items() if k not in ("credentials", "models")}
+        account: AccountConfig = _coerce(
+            AccountConfig,
+            {**values, "name": entry.get("name", ""), "project": entry.get("project", "")},
+            where,
+        )
+        out.append(
+            replace(
+                account,
+                credentials=_coerce(CredentialsConfig, creds, f"{where}.credentials"),
+                models=tuple(canonical_model_name(str(m)) for m in models),
+            )
+        )
+    return tuple(out)
 
 
 _CALLER_KEYS = {"caller", "key_sha256", "models", "requests_per_second", "tokens_per_minute"}
@@ -413,8 +475,9 @@ def _models(entries: Any) -> tuple[ModelSpec, ...]:
             spec = spec_from_entry(entry, f"models[{i}]")
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        if spec.location is not None and not _LOCATION_RE.match(spec.location):
-            raise ConfigError(f"models[{i}].location {spec.location!r} is not a valid location")
+        for location in (spec.location or "global", *spec.fallback_locations):
+            if not _LOCATION_RE.match(location):
+                raise ConfigError(f"models[{i}]: {location!r} is not a valid location")
         specs.append(spec)
     return tuple(specs)
 
@@ -484,6 +547,28 @@ def validate(config: GatewayConfig) -> None:
         raise ConfigError("vertex.retry_budget_ratio must be between 0 and 1")
     if not 1 <= v.max_concurrent_calls_per_request <= 256:
         raise ConfigError("vertex.max_concurrent_calls_per_request must be between 1 and 256")
+    names = [v.account_name] + [a.name for a in v.accounts]
+    if len(set(names)) != len(names):
+        raise ConfigError("vertex.account_name and vertex.accounts[].name must be distinct")
+    for where, weight in [("vertex.weight", v.weight)] + [
+        (f"vertex.accounts[{i}].weight", a.weight) for i, a in enumerate(v.accounts)
+    ]:
+        if not weight > 0:
+            raise ConfigError(f"{where} must be positive")
+    for i, account in enumerate(v.accounts):
+        if not re.match(r"^[a-z][a-z0-9-]{0,62}$", account.name):
+            raise ConfigError(f"vertex.accounts[{i}].name must be lowercase letters, digits, -")
+        if not re.match(r"^[a-z0-9][a-z0-9.:-]*$", account.project):
+            raise ConfigError(f"vertex.accounts[{i}].project {account.project!r} is not valid")
+        if account.base_url is not None and not re.match(r"^https?://[^/\s]+", account.base_url):
+            raise ConfigError(f"vertex.accounts[{i}].base_url must be an http(s) URL")
+        if account.credentials.source not in CREDENTIAL_SOURCES:
+            raise ConfigError(
+                f"vertex.accounts[{i}].credentials.source must be one of"
+                f" {', '.join(CREDENTIAL_SOURCES)}"
+            )
+    if v.accounts and v.project is None:
+        raise ConfigError("vertex.accounts pool further projects with vertex.project; set it")
     if not v.model_discovery_ttl_seconds > 0:
         raise ConfigError("vertex.model_discovery_ttl_seconds must be positive")
     for alias, target in config.aliases.items():

@@ -20,13 +20,12 @@ class ClaudeChatBackend(VertexBackend):
     ) -> chat_pb2.ChatResponse:
         """One complete reply."""
         body = claude_chat.to_messages(request, route.spec)
-        payload = await self._client.call_json(
-            self._model_url(route, "rawPredict"), body, self._client.deadline(remaining)
-        )
+        url = self._model_url(route, "rawPredict")
+        payload = await self._client.call_json(url, body, self._client.deadline(remaining))
         reply = claude_chat.from_message(
             payload, model=route.name, json_tool=claude_chat.json_tool_name(request)
         )
-        reply.served_by.CopyFrom(route.served_by())
+        reply.served_by.CopyFrom(self._served_by(route, url))
         return reply
 
     def stream_chat(

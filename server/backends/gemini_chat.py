@@ -20,11 +20,10 @@ class GeminiChatBackend(VertexBackend):
     ) -> chat_pb2.ChatResponse:
         """One complete reply."""
         body = gemini_chat.to_generate_content(request, route.spec)
-        payload = await self._client.call_json(
-            self._model_url(route, "generateContent"), body, self._client.deadline(remaining)
-        )
+        url = self._model_url(route, "generateContent")
+        payload = await self._client.call_json(url, body, self._client.deadline(remaining))
         reply = gemini_chat.from_generate_content(payload, model=route.name)
-        reply.served_by.CopyFrom(route.served_by())
+        reply.served_by.CopyFrom(self._served_by(route, url))
         return reply
 
     def stream_chat(

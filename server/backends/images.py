@@ -61,13 +61,12 @@ class ImagenBackend(VertexBackend):
         remaining: float | None,
     ) -> _R:
         check_output_uri(request.output_gcs_uri, self._output_prefixes)
-        payload = await self._client.call_json(
-            self._model_url(route, "predict"), body, self._client.deadline(remaining)
-        )
+        url = self._model_url(route, "predict")
+        payload = await self._client.call_json(url, body, self._client.deadline(remaining))
         images, prompt_safety = imagen.from_predict(payload, request.number_of_images or 1)
         reply.model = route.name
         reply.images.extend(images)
-        reply.served_by.CopyFrom(route.served_by())
+        reply.served_by.CopyFrom(self._served_by(route, url))
         if prompt_safety is not None:
             reply.prompt_safety_attributes.CopyFrom(prompt_safety)
         return reply
@@ -102,7 +101,9 @@ class GeminiImageBackend(FanOutBackend):
             return gemini_image.from_generate(await self._client.call_json(url, body, deadline))
 
         replies = await gather_bounded(range(count), call, self._concurrency)
-        merged = image_pb2.GenerateImagesResponse(model=route.name, served_by=route.served_by())
+        merged = image_pb2.GenerateImagesResponse(
+            model=route.name, served_by=self._served_by(route, url)
+        )
         for reply in replies:
             merged.images.extend(reply.images)
             merged.usage.input_tokens += reply.usage.input_tokens

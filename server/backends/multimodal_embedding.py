@@ -37,5 +37,5 @@ class MultimodalEmbeddingBackend(FanOutBackend):
         return embedding_pb2.EmbedResponse(
             model=route.name,
             embeddings=embeddings,
-            served_by=route.served_by(),
+            served_by=self._served_by(route, url),
         )

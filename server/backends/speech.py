@@ -41,9 +41,8 @@ class GeminiTtsBackend(VertexBackend):
     ) -> speech_pb2.SynthesizeResponse:
         """The whole audio in the requested encoding."""
         body = gemini_tts.to_generate_content(request, route.spec, streaming=False)
-        payload = await self._client.call_json(
-            self._model_url(route, "generateContent"), body, self._client.deadline(remaining)
-        )
+        url = self._model_url(route, "generateContent")
+        payload = await self._client.call_json(url, body, self._client.deadline(remaining))
         pieces, candidate = gemini_tts.audio_parts(payload)
         finish, native = _outcome(candidate, payload)
         if not pieces and finish != common_pb2.FINISH_REASON_CONTENT_FILTER:
@@ -58,7 +57,7 @@ class GeminiTtsBackend(VertexBackend):
             duration_seconds=audio_formats.duration(len(pcm), rate),
             finish_reason=finish,
             native_finish_reason=native,
-            served_by=route.served_by(),
+            served_by=self._served_by(route, url),
         )
         meta = payload.get("usageMetadata")
         if isinstance(meta, Mapping):
@@ -73,7 +72,7 @@ class GeminiTtsBackend(VertexBackend):
         url = self._model_url(route, "streamGenerateContent", sse=True)
         events = self._client.stream_json(url, body, self._client.deadline(remaining))
         transcoder: audio_formats.Transcoder | None = None
-        first = speech_pb2.StreamSynthesizeResponse(model=route.name, served_by=route.served_by())
+        first = speech_pb2.StreamSynthesizeResponse(model=route.name)
         sent_first = False
         pcm_bytes = 0
         finish, native = common_pb2.FINISH_REASON_UNSPECIFIED, ""
@@ -81,6 +80,8 @@ class GeminiTtsBackend(VertexBackend):
         try:
             async for event in events:
                 pieces, candidate = gemini_tts.audio_parts(event)
+                if not sent_first and not first.HasField("served_by"):
+                    first.served_by.CopyFrom(self._served_by(route, url))
                 if not first.model_version and isinstance(event, Mapping):
                     first.model_version = str(event.get("modelVersion") or "")
                 if candidate.get("finishReason") or event.get("promptFeedback"):
@@ -106,6 +107,8 @@ class GeminiTtsBackend(VertexBackend):
             raise upstream_malformed(f"speech stream: no audio (finish reason {native or 'none'})")
         rate = transcoder.rate if transcoder else gemini_tts.DEFAULT_RATE
         last = first if not sent_first else speech_pb2.StreamSynthesizeResponse()
+        if not sent_first and not first.HasField("served_by"):
+            first.served_by.CopyFrom(self._served_by(route, url))
         last.audio = transcoder.finish() if transcoder else b""
         last.audio_info.CopyFrom(audio_formats.audio_info(request.audio_format, rate))
         last.duration_seconds = audio_formats.duration(pcm_bytes, rate)
@@ -124,10 +127,9 @@ class GeminiTranscriptionBackend(VertexBackend):
     ) -> speech_pb2.TranscribeResponse:
         """The transcript, with segments when asked for."""
         body = transcription.to_generate_content(request, route.spec)
-        payload = await self._client.call_json(
-            self._model_url(route, "generateContent"), body, self._client.deadline(remaining)
-        )
+        url = self._model_url(route, "generateContent")
+        payload = await self._client.call_json(url, body, self._client.deadline(remaining))
         reply = transcription.from_generate_content(payload, request)
         reply.model = route.name
-        reply.served_by.CopyFrom(route.served_by())
+        reply.served_by.CopyFrom(self._served_by(route, url))
         return reply

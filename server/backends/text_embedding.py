@@ -39,7 +39,7 @@ class TextEmbeddingBackend(FanOutBackend):
             embeddings=embeddings,
             usage=text_embedding.usage(embeddings),
             billable_characters=billable,
-            served_by=route.served_by(),
+            served_by=self._served_by(route, url),
         )
 
 
@@ -65,5 +65,5 @@ class GeminiEmbeddingBackend(FanOutBackend):
             model=route.name,
             embeddings=embeddings,
             usage=text_embedding.usage(embeddings),
-            served_by=route.served_by(),
+            served_by=self._served_by(route, url),
         )

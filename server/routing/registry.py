@@ -86,6 +86,8 @@ class ModelSpec:
     max_request_tokens: int | None = None
     # Image models: the resolution tiers they take ("1K", "2K", "4K"); empty = no choice.
     image_sizes: tuple[str, ...] = ()
+    # Further locations tried in order when the first is throttled or failing (`locations:`).
+    fallback_locations: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -296,8 +298,8 @@ _DEFAULT_CAPABILITIES = {
     Family.VEO: frozenset({_C.VIDEO}),
 }
 _ENTRY_KEYS = frozenset(
-    {"model", "family", "capabilities", "location", "display_name", "input_token_limit",
-     "output_token_limit", "endpoint"}
+    {"model", "family", "capabilities", "location", "locations", "display_name",
+     "input_token_limit", "output_token_limit", "endpoint"}
 )  # fmt: skip
 
 
@@ -345,6 +347,20 @@ def spec_from_entry(entry: Mapping[str, Any], where: str) -> ModelSpec:
     for key in ("location", "display_name", "endpoint"):
         if key in entry:
             fields[key] = str(entry[key])
+    if "locations" in entry:
+        locations = entry["locations"]
+        if (
+            not isinstance(locations, list | tuple)
+            or not locations
+            or len(set(map(str, locations))) != len(locations)
+            or ("location" in entry and str(locations[0]) != fields["location"])
+        ):
+            raise ValueError(
+                f"{where}.locations must be a non-empty list of distinct locations, tried in"
+                " order (its first is the model's location)"
+            )
+        fields["location"] = str(locations[0])
+        fields["fallback_locations"] = tuple(str(x) for x in locations[1:])
     for key in ("input_token_limit", "output_token_limit"):
         if key in entry:
             value = entry[key]

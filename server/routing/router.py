@@ -31,6 +31,12 @@ class Route:
         """The canonical `publisher/model` of the route."""
         return self.spec.key
 
+    @property
+    def locations(self) -> tuple[str, ...]:
+        """Where the call may go, in order: the route's location, then the model's fallbacks."""
+        fallbacks = self.spec.fallback_locations
+        return (self.location, *(x for x in fallbacks if x != self.location))
+
     def served_by(self) -> common_pb2.ServedBy:
         """The Vertex location and resource this route calls, as replies report it."""
         return common_pb2.ServedBy(location=self.location, vertex_model=vertex_resource(self.spec))

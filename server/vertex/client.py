@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -11,11 +12,12 @@ from typing import Any, TypeVar
 
 import orjson
 
+from .accounts import Failover, Placement
 from .auth import AuthProvider
 from .breaker import CircuitBreaker
 from .errors import VertexError, from_error_object, from_http_error, malformed
 from .http import Transport, timeout_error
-from .retry import RetryBudget, RetryPolicy, retryable
+from .retry import RetryBudget, RetryPolicy, fails_over, retryable
 from .sse import SseDecoder, SseTooLarge
 
 
@@ -92,19 +94,19 @@ class VertexClient:
         """A deadline bounded by the caller's remaining time and the configured timeout."""
         return Deadline(remaining, self.default_timeout)
 
-    async def _headers(self) -> dict[str, str]:
+    async def _headers(self, auth: AuthProvider) -> dict[str, str]:
         headers = {"content-type": "application/json", "user-agent": self._user_agent}
-        headers.update(await self.auth.headers())
+        headers.update(await auth.headers())
         return headers
 
-    async def _get_headers(self) -> dict[str, str]:
+    async def _get_headers(self, auth: AuthProvider) -> dict[str, str]:
         headers = {"user-agent": self._user_agent}
-        headers.update(await self.auth.headers())
+        headers.update(await auth.headers())
         return headers
 
     async def call_json(
         self,
-        url: str,
+        url: str | Failover,
         body: Mapping[str, Any],
         deadline: Deadline,
         *,
@@ -115,8 +117,11 @@ class VertexClient:
 
         With `resource`, the reply is a resource that may itself have an `error` member (a
         failed batch job), which is data, not an error of the call. `retry=False` for calls
-        that must not run twice (creating a resource)."""
+        that must not run twice (creating a resource). A `Failover` is tried at each of its
+        placements in turn (see `_failover_json`)."""
         data = encode_body(body, self._max_request_bytes)
+        if not isinstance(url, str):
+            return await self._failover_json(url, data, deadline, resource, retry)
         with self._slot(url):
             if not retry:
                 return await self._json("POST", url, data, deadline, resource)
@@ -127,6 +132,42 @@ class VertexClient:
                 ),
                 deadline,
             )
+
+    async def _failover_json(
+        self, failover: Failover, data: bytes, deadline: Deadline, resource: bool, retry: bool
+    ) -> Any:
+        """The call at each placement in turn until one answers. A throttled, failing, busy or
+        circuit-broken placement hands over to the next at once (another account's quota,
+        another location); only when every placement failed does the policy's backoff apply
+        before the next round, within the deadline and the retry budget."""
+        self._budget.on_request()
+        placements = failover.placements if retry else failover.placements[:1]
+        attempt, round_ = 0, 1
+        while True:
+            last: VertexError | None = None
+            for placement in placements:
+                attempt += 1
+                try:
+                    with self._slot(placement.url):
+                        result = await self._guarded(
+                            self._model_key(placement.url),
+                            functools.partial(
+                                self._json, "POST", placement.url, data, deadline, resource,
+                                placement.auth,
+                            ),
+                        )  # fmt: skip
+                except VertexError as err:
+                    err.attempts = attempt
+                    if not retry or not fails_over(err) or deadline.left() <= 0:
+                        raise
+                    last = err
+                    continue
+                failover.served = placement
+                return result
+            assert last is not None
+            if not await self.pause_before_retry(last, round_, deadline):
+                raise last
+            round_ += 1
 
     async def get_json(self, url: str, deadline: Deadline, *, resource: bool = False) -> Any:
         """GET a resource or a list page and return the decoded JSON reply."""
@@ -199,12 +240,19 @@ class VertexClient:
                 attempt += 1
 
     async def _json(
-        self, method: str, url: str, data: bytes, deadline: Deadline, resource: bool = False
+        self,
+        method: str,
+        url: str,
+        data: bytes,
+        deadline: Deadline,
+        resource: bool = False,
+        auth: AuthProvider | None = None,
     ) -> Any:
+        auth = auth or self.auth
         for attempt in (0, 1):
-            headers = await self._headers() if data else await self._get_headers()
+            headers = await self._headers(auth) if data else await self._get_headers(auth)
             resp = await self.transport.request(method, url, headers, data, deadline.remaining())
-            if resp.status == 401 and attempt == 0 and await self.auth.unauthorized(headers):
+            if resp.status == 401 and attempt == 0 and await auth.unauthorized(headers):
                 continue
             if resp.status >= 300:
                 raise from_http_error(resp.status, resp.body)
@@ -219,68 +267,81 @@ class VertexClient:
         raise AssertionError("unreachable")
 
     async def stream_json(
-        self, url: str, body: Mapping[str, Any], deadline: Deadline
+        self, url: str | Failover, body: Mapping[str, Any], deadline: Deadline
     ) -> AsyncIterator[Any]:
         """POST a JSON body to an SSE endpoint and yield each event's decoded JSON.
 
         An error object inside the stream (with or without a `data:` prefix) raises VertexError
         after the events before it were yielded. Leaving the iterator early closes the request.
+        A `Failover` moves to its next placement on a transient failure before the first event.
         """
         data = encode_body(body, self._max_request_bytes)
-        with self._slot(url):
-            events = self._stream_events(url, data, deadline)
-            try:
-                async for event in events:
-                    yield event
-            finally:
-                await events.aclose()  # at once: the upstream connection closes with it
+        failover = Failover((Placement(url, self.auth, "", ""),)) if isinstance(url, str) else url
+        events = self._stream_events(failover, data, deadline)
+        try:
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()  # at once: the upstream connection closes with it
 
     async def _stream_events(
-        self, url: str, data: bytes, deadline: Deadline
+        self, failover: Failover, data: bytes, deadline: Deadline
     ) -> AsyncGenerator[Any, None]:
         self._budget.on_request()
-        key = self._model_key(url)
-        tries, refreshed, started = 1, False, False
+        placements = failover.placements
+        tries, round_, index, refreshed, started = 1, 1, 0, False, False
         while True:
-            headers = await self._headers()
+            placement = placements[index]
+            key = self._model_key(placement.url)
+            headers = await self._headers(placement.auth)
             again = False
             try:
-                self._breaker.before(key)
-                async with self.transport.stream(url, headers, data, deadline.remaining()) as resp:
-                    if (
-                        resp.status == 401
-                        and not refreshed
-                        and await self.auth.unauthorized(headers)
-                    ):
-                        refreshed = again = True
-                    elif resp.status >= 300:
-                        raise from_http_error(resp.status, await resp.read())
-                    else:
-                        self._breaker.success(key)
-                        decoder = SseDecoder(self._max_event_bytes)
-                        try:
-                            async for chunk in resp.chunks():
-                                for event in decoder.feed(chunk):
+                with self._slot(placement.url):
+                    self._breaker.before(key)
+                    async with self.transport.stream(
+                        placement.url, headers, data, deadline.remaining()
+                    ) as resp:
+                        if (
+                            resp.status == 401
+                            and not refreshed
+                            and await placement.auth.unauthorized(headers)
+                        ):
+                            refreshed = again = True
+                        elif resp.status >= 300:
+                            raise from_http_error(resp.status, await resp.read())
+                        else:
+                            self._breaker.success(key)
+                            failover.served = placement
+                            decoder = SseDecoder(self._max_event_bytes)
+                            try:
+                                async for chunk in resp.chunks():
+                                    for event in decoder.feed(chunk):
+                                        if event.data != _DONE:
+                                            started = True
+                                            yield _decode_event(event.data)
+                                for event in decoder.close():
                                     if event.data != _DONE:
                                         started = True
                                         yield _decode_event(event.data)
-                            for event in decoder.close():
-                                if event.data != _DONE:
-                                    started = True
-                                    yield _decode_event(event.data)
-                        except SseTooLarge as exc:
-                            raise VertexError(
-                                "RESOURCE_EXHAUSTED",
-                                f"Vertex AI sent an oversized stream event: {exc}",
-                                "UPSTREAM_EVENT_TOO_LARGE",
-                            ) from None
-                        return
+                            except SseTooLarge as exc:
+                                raise VertexError(
+                                    "RESOURCE_EXHAUSTED",
+                                    f"Vertex AI sent an oversized stream event: {exc}",
+                                    "UPSTREAM_EVENT_TOO_LARGE",
+                                ) from None
+                            return
             except VertexError as err:
                 err.attempts = tries
                 if not started and retryable(err):
                     self._breaker.failure(key)
                 # Once an event went to the caller, a retry would repeat it: never then.
-                if started or not await self.pause_before_retry(err, tries, deadline):
+                if started:
+                    raise
+                if index + 1 < len(placements) and fails_over(err) and deadline.left() > 0:
+                    index += 1  # the next account or location, at once
+                elif await self.pause_before_retry(err, round_, deadline):
+                    index, round_ = 0, round_ + 1
+                else:
                     raise
                 tries += 1
                 again = True

@@ -40,6 +40,16 @@ def retryable(err: VertexError) -> bool:
     return err.http_status in RETRYABLE_HTTP or err.reason == "UPSTREAM_CONNECTION_FAILED"
 
 
+# Refusals by the gateway itself for one placement (its concurrency limit, its circuit breaker):
+# not worth a retry there, but another account or location may take the call at once.
+_LOCAL_REFUSALS = frozenset({"GATEWAY_MODEL_BUSY", "UPSTREAM_CIRCUIT_OPEN"})
+
+
+def fails_over(err: VertexError) -> bool:
+    """Whether another placement (account, location) should get the call after this failure."""
+    return retryable(err) or err.reason in _LOCAL_REFUSALS
+
+
 class RetryBudget:
     """A token bucket filled by requests and drained by retries."""
 

@@ -35,6 +35,9 @@ class SseDecoder:
         self._raw: list[str] = []
         self._event = ""
         self._size = 0
+        # Bytes at the head of _buf already searched for a line end: a long line arriving in
+        # many chunks is scanned once, not once per chunk.
+        self._scanned = 0
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
         """Consume a chunk of the body; return the events it completed."""
@@ -43,18 +46,22 @@ class SseDecoder:
         buf += chunk
         start = 0
         n = len(buf)
+        scan_from = self._scanned
+        self._scanned = 0
         while start < n:
             if self._skip_lf:
                 self._skip_lf = False
                 if buf[start] == 0x0A:
                     start += 1
                     continue
-            cr = buf.find(b"\r", start)
-            lf = buf.find(b"\n", start)
+            at = max(start, scan_from)
+            cr = buf.find(b"\r", at)
+            lf = buf.find(b"\n", at)
             if cr == -1 and lf == -1:
+                self._scanned = n - start
                 break
             end = lf if cr == -1 else cr if lf == -1 else min(cr, lf)
-            line = bytes(buf[start:end])
+            line = buf[start:end]
             if buf[end] == 0x0D:
                 if end + 1 < n:
                     start = end + 2 if buf[end + 1] == 0x0A else end + 1
@@ -85,26 +92,27 @@ class SseDecoder:
             events.append(event)
         return events
 
-    def _line(self, raw_line: bytes) -> SseEvent | None:
+    def _line(self, raw_line: bytes | bytearray) -> SseEvent | None:
         if not raw_line:
             return self._dispatch()
         self._size += len(raw_line)
         if self._size > self._max:
             raise SseTooLarge(f"stream event exceeds {self._max} bytes")
-        line = raw_line.decode("utf-8", "replace")
-        if line.startswith(":"):
+        colon = raw_line.find(b":")
+        if colon == 0:
             return None  # comment / keep-alive
-        name, sep, value = line.partition(":")
-        if sep and name in ("data", "event", "id", "retry"):
-            if value.startswith(" "):
-                value = value[1:]
-            if name == "data":
+        name = bytes(raw_line[:colon]) if colon > 0 else b""
+        if name in (b"data", b"event", b"id", b"retry"):
+            at = colon + 2 if raw_line[colon + 1 : colon + 2] == b" " else colon + 1
+            # Decoded straight from the buffer: a large event is copied once, not three times.
+            value = str(memoryview(raw_line)[at:], "utf-8", "replace")
+            if name == b"data":
                 self._data.append(value)
-            elif name == "event":
+            elif name == b"event":
                 self._event = value
             return None
         # Not an SSE field: part of a raw JSON block (e.g. an error object without `data:`).
-        self._raw.append(line)
+        self._raw.append(raw_line.decode("utf-8", "replace"))
         return None
 
     def _dispatch(self) -> SseEvent | None:

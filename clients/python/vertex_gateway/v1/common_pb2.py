@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evertex_gateway/v1/common.proto\x12\x11vertex_gateway.v1\"\xcb\x01\n\x05Media\x12\x11\n\tmime_type\x18\x01 \x01(\t\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\r\n\x03uri\x18\x03 \x01(\tH\x00\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x36\n\nresolution\x18\x05 \x01(\x0e\x32\".vertex_gateway.v1.MediaResolution\x12\x38\n\x0evideo_metadata\x18\x06 \x01(\x0b\x32 .vertex_gateway.v1.VideoMetadataB\x08\n\x06source\"\x9d\x01\n\rVideoMetadata\x12!\n\x14start_offset_seconds\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x1f\n\x12\x65nd_offset_seconds\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x10\n\x03\x66ps\x18\x03 \x01(\x01H\x02\x88\x01\x01\x42\x17\n\x15_start_offset_secondsB\x15\n\x13_end_offset_secondsB\x06\n\x04_fps\"X\n\x12ModalityTokenCount\x12-\n\x08modality\x18\x01 \x01(\x0e\x32\x1b.vertex_gateway.v1.Modality\x12\x13\n\x0btoken_count\x18\x02 \x01(\x05\"2\n\x08ServedBy\x12\x10\n\x08location\x18\x01 \x01(\t\x12\x14\n\x0cvertex_model\x18\x02 \x01(\t\"\xdd\x03\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x05\x12\x15\n\routput_tokens\x18\x02 \x01(\x05\x12\x18\n\x10reasoning_tokens\x18\x03 \x01(\x05\x12\x1b\n\x13\x63\x61\x63hed_input_tokens\x18\x04 \x01(\x05\x12 \n\x18\x63\x61\x63he_write_input_tokens\x18\x05 \x01(\x05\x12\x1e\n\x16tool_use_prompt_tokens\x18\x06 \x01(\x05\x12\x14\n\x0ctotal_tokens\x18\x07 \x01(\x05\x12<\n\rinput_details\x18\x08 \x03(\x0b\x32%.vertex_gateway.v1.ModalityTokenCount\x12=\n\x0eoutput_details\x18\t \x03(\x0b\x32%.vertex_gateway.v1.ModalityTokenCount\x12=\n\x0e\x63\x61\x63hed_details\x18\n \x03(\x0b\x32%.vertex_gateway.v1.ModalityTokenCount\x12\x46\n\x17tool_use_prompt_details\x18\x0b \x03(\x0b\x32%.vertex_gateway.v1.ModalityTokenCount\x12\x14\n\x0ctraffic_type\x18\x0c \x01(\t\"<\n\x0b\x45rrorStatus\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t*\x85\x01\n\x0fMediaResolution\x12 \n\x1cMEDIA_RESOLUTION_UNSPECIFIED\x10\x00\x12\x18\n\x14MEDIA_RESOLUTION_LOW\x10\x01\x12\x1b\n\x17MEDIA_RESOLUTION_MEDIUM\x10\x02\x12\x19\n\x15MEDIA_RESOLUTION_HIGH\x10\x03*\x8a\x01\n\x08Modality\x12\x18\n\x14MODALITY_UNSPECIFIED\x10\x00\x12\x11\n\rMODALITY_TEXT\x10\x01\x12\x12\n\x0eMODALITY_IMAGE\x10\x02\x12\x12\n\x0eMODALITY_VIDEO\x10\x03\x12\x12\n\x0eMODALITY_AUDIO\x10\x04\x12\x15\n\x11MODALITY_DOCUMENT\x10\x05*\xe1\x02\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x1c\n\x18\x46INISH_REASON_MAX_TOKENS\x10\x02\x12\x1c\n\x18\x46INISH_REASON_TOOL_CALLS\x10\x03\x12 \n\x1c\x46INISH_REASON_CONTENT_FILTER\x10\x04\x12\x1c\n\x18\x46INISH_REASON_RECITATION\x10\x05\x12%\n!FINISH_REASON_MALFORMED_TOOL_CALL\x10\x06\x12\x19\n\x15\x46INISH_REASON_REFUSAL\x10\x07\x12)\n%FINISH_REASON_CONTEXT_WINDOW_EXCEEDED\x10\x08\x12\x18\n\x14\x46INISH_REASON_PAUSED\x10\t\x12\x17\n\x13\x46INISH_REASON_OTHER\x10\n*\xb3\x02\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_PENDING\x10\x02\x12\x15\n\x11JOB_STATE_RUNNING\x10\x03\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05\x12\x18\n\x14JOB_STATE_CANCELLING\x10\x06\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x07\x12\x14\n\x10JOB_STATE_PAUSED\x10\x08\x12\x15\n\x11JOB_STATE_EXPIRED\x10\t\x12\x16\n\x12JOB_STATE_UPDATING\x10\n\x12!\n\x1dJOB_STATE_PARTIALLY_SUCCEEDED\x10\x0b\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evertex_gateway/v1/common.proto\x12\x11vertex_gateway.v1\"\xcb\x01\n\x05Media\x12\x11\n\tmime_type\x18\x01 \x01(\t\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\r\n\x03uri\x18\x03 \x01(\tH\x00\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x36\n\nresolution\x18\x05 \x01(\x0e\x32\".vertex_gateway.v1.MediaResolution\x12\x38\n\x0evideo_metadata\x18\x06 \x01(\x0b\x32 .vertex_gateway.v1.VideoMetadataB\x08\n\x06source\"\x9d\x01\n\rVideoMetadata\x12!\n\x14start_offset_seconds\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x1f\n\x12\x65nd_offset_seconds\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x10\n\x03\x66ps\x18\x03 \x01(\x01H\x02\x88\x01\x01\x42\x17\n\x15_start_offset_secondsB\x15\n\x13_end_offset_secondsB\x06\n\x04_fps\"X\n\x12ModalityTokenCount\x12-\n\x08modality\x18\x01 \x01(\x0e\x32\x1b.vertex_gateway.v1.Modality\x12\x13\n\x0btoken_count\x18\x02 \x01(\x05\"C\n\x08ServedBy\x12\x10\n\x08location\x18\x01 \x01(\t\x12\x14\n\x0cvertex_model\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\"\xdd\x03\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x05\x12\x15\n\routput_tokens\x18\x02 \x01(\x05\x12\x18\n\x10reasoning_tokens\x18\x03 \x01(\x05\x12\x1b\n\x13\x63\x61\x63hed_input_tokens\x18\x04 \x01(\x05\x12 \n\x18\x63\x61\x63he_write_input_tokens\x18\x05 \x01(\x05\x12\x1e\n\x16tool_use_prompt_tokens\x18\x06 \x01(\x05\x12\x14\n\x0ctotal_tokens\x18\x07 \x01(\x05\x12<\n\rinput_details\x18\x08 \x03(\x0b\x32%.vertex_gateway.v1.ModalityTokenCount\x12=\n\x0eoutput_details\x18\t \x03(\x0b\x32%.vertex_gateway.v1.ModalityTokenCount\x12=\n\x0e\x63\x61\x63hed_details\x18\n \x03(\x0b\x32%.vertex_gateway.v1.ModalityTokenCount\x12\x46\n\x17tool_use_prompt_details\x18\x0b \x03(\x0b\x32%.vertex_gateway.v1.ModalityTokenCount\x12\x14\n\x0ctraffic_type\x18\x0c \x01(\t\"<\n\x0b\x45rrorStatus\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t*\x85\x01\n\x0fMediaResolution\x12 \n\x1cMEDIA_RESOLUTION_UNSPECIFIED\x10\x00\x12\x18\n\x14MEDIA_RESOLUTION_LOW\x10\x01\x12\x1b\n\x17MEDIA_RESOLUTION_MEDIUM\x10\x02\x12\x19\n\x15MEDIA_RESOLUTION_HIGH\x10\x03*\x8a\x01\n\x08Modality\x12\x18\n\x14MODALITY_UNSPECIFIED\x10\x00\x12\x11\n\rMODALITY_TEXT\x10\x01\x12\x12\n\x0eMODALITY_IMAGE\x10\x02\x12\x12\n\x0eMODALITY_VIDEO\x10\x03\x12\x12\n\x0eMODALITY_AUDIO\x10\x04\x12\x15\n\x11MODALITY_DOCUMENT\x10\x05*\xe1\x02\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x1c\n\x18\x46INISH_REASON_MAX_TOKENS\x10\x02\x12\x1c\n\x18\x46INISH_REASON_TOOL_CALLS\x10\x03\x12 \n\x1c\x46INISH_REASON_CONTENT_FILTER\x10\x04\x12\x1c\n\x18\x46INISH_REASON_RECITATION\x10\x05\x12%\n!FINISH_REASON_MALFORMED_TOOL_CALL\x10\x06\x12\x19\n\x15\x46INISH_REASON_REFUSAL\x10\x07\x12)\n%FINISH_REASON_CONTEXT_WINDOW_EXCEEDED\x10\x08\x12\x18\n\x14\x46INISH_REASON_PAUSED\x10\t\x12\x17\n\x13\x46INISH_REASON_OTHER\x10\n*\xb3\x02\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_PENDING\x10\x02\x12\x15\n\x11JOB_STATE_RUNNING\x10\x03\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05\x12\x18\n\x14JOB_STATE_CANCELLING\x10\x06\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x07\x12\x14\n\x10JOB_STATE_PAUSED\x10\x08\x12\x15\n\x11JOB_STATE_EXPIRED\x10\t\x12\x16\n\x12JOB_STATE_UPDATING\x10\n\x12!\n\x1dJOB_STATE_PARTIALLY_SUCCEEDED\x10\x0b\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vertex_gateway.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MEDIARESOLUTION']._serialized_start=1104
-  _globals['_MEDIARESOLUTION']._serialized_end=1237
-  _globals['_MODALITY']._serialized_start=1240
-  _globals['_MODALITY']._serialized_end=1378
-  _globals['_FINISHREASON']._serialized_start=1381
-  _globals['_FINISHREASON']._serialized_end=1734
-  _globals['_JOBSTATE']._serialized_start=1737
-  _globals['_JOBSTATE']._serialized_end=2044
+  _globals['_MEDIARESOLUTION']._serialized_start=1121
+  _globals['_MEDIARESOLUTION']._serialized_end=1254
+  _globals['_MODALITY']._serialized_start=1257
+  _globals['_MODALITY']._serialized_end=1395
+  _globals['_FINISHREASON']._serialized_start=1398
+  _globals['_FINISHREASON']._serialized_end=1751
+  _globals['_JOBSTATE']._serialized_start=1754
+  _globals['_JOBSTATE']._serialized_end=2061
   _globals['_MEDIA']._serialized_start=54
   _globals['_MEDIA']._serialized_end=257
   _globals['_VIDEOMETADATA']._serialized_start=260
@@ -46,9 +46,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODALITYTOKENCOUNT']._serialized_start=419
   _globals['_MODALITYTOKENCOUNT']._serialized_end=507
   _globals['_SERVEDBY']._serialized_start=509
-  _globals['_SERVEDBY']._serialized_end=559
-  _globals['_USAGE']._serialized_start=562
-  _globals['_USAGE']._serialized_end=1039
-  _globals['_ERRORSTATUS']._serialized_start=1041
-  _globals['_ERRORSTATUS']._serialized_end=1101
+  _globals['_SERVEDBY']._serialized_end=576
+  _globals['_USAGE']._serialized_start=579
+  _globals['_USAGE']._serialized_end=1056
+  _globals['_ERRORSTATUS']._serialized_start=1058
+  _globals['_ERRORSTATUS']._serialized_end=1118
 # @@protoc_insertion_point(module_scope)

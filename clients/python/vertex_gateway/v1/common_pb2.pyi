@@ -332,21 +332,27 @@ class ServedBy(_message.Message):
 
     LOCATION_FIELD_NUMBER: _builtins.int
     VERTEX_MODEL_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
     location: _builtins.str
     """Vertex location that served the call, e.g. "us-central1" or "global"."""
     vertex_model: _builtins.str
     """The Vertex model resource the gateway called, e.g.
     "publishers/google/models/gemini-2.5-flash" or "endpoints/1234".
     """
+    account: _builtins.str
+    """The configured Vertex account (project and credentials) that served the call, when the
+    gateway pools several accounts or fails over between locations; empty otherwise.
+    """
     def __init__(
         self,
         *,
         location: _builtins.str = ...,
         vertex_model: _builtins.str = ...,
+        account: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "vertex_model", b"vertex_model"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "location", b"location", "vertex_model", b"vertex_model"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
