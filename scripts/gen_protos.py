@@ -47,8 +47,10 @@ def generate(out_root: Path) -> None:
         *protos,
     ]
     subprocess.run(cmd, check=True, cwd=ROOT)
+    # The package's own __init__.py is hand-written (it exports the client); only v1/ is
+    # generated.
+    (target / "__init__.py").write_text('"""Generated from protos/ by scripts/gen_protos.py."""\n')
     for pkg in (out_root / "vertex_gateway", target):
-        (pkg / "__init__.py").write_text('"""Generated from protos/ by scripts/gen_protos.py."""\n')
         (pkg / "py.typed").write_text("")
 
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 from server.app import create_gateway
 from server.config import ConfigError, GatewayConfig, load_config, validate
 from server.logs import setup_logging
+from server.observability import metrics, request_ids
 from server.vertex.auth import resolve_source
 from server.vertex.embedded_emulator import EmbeddedEmulator, start_embedded_emulator
 from server.workers import run_workers
@@ -46,7 +47,7 @@ async def _embedded(config: GatewayConfig) -> tuple[GatewayConfig, EmbeddedEmula
     return embedded.configure(config), embedded
 
 
-async def serve(config: GatewayConfig, *, own_emulator: bool = True) -> None:
+async def serve(config: GatewayConfig, *, own_emulator: bool = True, worker: int = 0) -> None:
     """Run until a termination signal arrives."""
     embedded: EmbeddedEmulator | None = None
     if own_emulator:
@@ -54,6 +55,10 @@ async def serve(config: GatewayConfig, *, own_emulator: bool = True) -> None:
     try:
         gateway = await create_gateway(config)
         await gateway.start()
+        if config.server.metrics_port:
+            port = metrics.serve(config.server.metrics_host, config.server.metrics_port + worker)
+            if port:
+                log.info("metrics at http://%s:%d/metrics", config.server.metrics_host, port)
         # Everything built at start-up lives as long as the process: move it out of the cyclic
         # collector's sight, so full collections scan only what requests allocate (shorter
         # pauses, so a flatter latency tail).
@@ -119,7 +124,8 @@ def _main_workers(config: GatewayConfig) -> int:
 
     def worker(index: int) -> int:
         try:
-            asyncio.run(serve(config, own_emulator=False))
+            request_ids.reseed()
+            asyncio.run(serve(config, own_emulator=False, worker=index))
         except (ValueError, RuntimeError) as exc:
             log.error("worker %d cannot start: %s", index, exc)
             return 1

@@ -45,6 +45,7 @@ from server.backends.text_embedding import GeminiEmbeddingBackend, TextEmbedding
 from server.callers import CallerInterceptor, Callers
 from server.config import GatewayConfig, VertexConfig
 from server.decoding import register
+from server.observability import tracing
 from server.routing.registry import Family, Registry
 from server.routing.router import Router
 from server.services import boundary
@@ -149,6 +150,8 @@ class Gateway:
         if self.discovery is not None:
             await self.discovery.close()
         await self.client.transport.close()
+        if self.config.server.tracing:
+            tracing.shutdown()
 
 
 def _targets(
@@ -191,6 +194,9 @@ async def create_gateway(
 ) -> Gateway:
     """Build (but do not start) the gateway for a configuration."""
     boundary.ACCESS_LOG["enabled"] = config.server.access_log
+    boundary.PRICES = dict(config.prices)
+    if config.server.tracing and not tracing.enabled():
+        tracing.setup(version=__version__)
     v = config.vertex
     if auth is None:
         auth = await build_auth(v.credentials)

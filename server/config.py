@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from server.callers import CallerKey
+from server.observability.usage import DEFAULT_PRICES, Price, prices_from
 from server.routing.registry import ModelSpec, canonical_model_name, spec_from_entry
 
 CREDENTIAL_SOURCES = (
@@ -150,6 +151,12 @@ class ServerConfig:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     tls_client_ca_file: str | None = None
+    # Prometheus metrics at http://{metrics_host}:{metrics_port}/metrics; 0 turns them off.
+    # With several workers, worker i serves on metrics_port + i.
+    metrics_port: int = 9464
+    metrics_host: str = "0.0.0.0"
+    # OpenTelemetry traces over OTLP (OTEL_EXPORTER_OTLP_* variables say where); off by default.
+    tracing: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,8 @@ class GatewayConfig:
     models: tuple[ModelSpec, ...] = ()
     # Caller API keys (`callers:` section, VG_CALLER_KEYS); empty: no caller authentication.
     callers: tuple[CallerKey, ...] = ()
+    # USD per million tokens by canonical model, for usage accounting (`prices:` over defaults).
+    prices: Mapping[str, Price] = field(default_factory=lambda: MappingProxyType(DEFAULT_PRICES))
 
     def wants_emulator(self) -> bool:
         """True when no Google project or credentials are configured (or the emulator is forced)."""
@@ -193,6 +202,9 @@ _ENV_SCALARS: dict[str, tuple[str, str]] = {
     "VG_TLS_CERT_FILE": ("server", "tls_cert_file"),
     "VG_TLS_KEY_FILE": ("server", "tls_key_file"),
     "VG_TLS_CLIENT_CA_FILE": ("server", "tls_client_ca_file"),
+    "VG_METRICS_PORT": ("server", "metrics_port"),
+    "VG_METRICS_HOST": ("server", "metrics_host"),
+    "VG_TRACING": ("server", "tracing"),
     "GOOGLE_CLOUD_PROJECT": ("vertex", "project"),
     "VG_PROJECT": ("vertex", "project"),
     "GOOGLE_CLOUD_LOCATION": ("vertex", "location"),
@@ -251,7 +263,7 @@ def load_config(env: Mapping[str, str] | None = None, path: str | None = None) -
         "storage": _section(raw, "storage"),
         "": {
             k: raw.pop(k)
-            for k in ("aliases", "allow_models", "emulator", "models", "callers")
+            for k in ("aliases", "allow_models", "emulator", "models", "callers", "prices")
             if k in raw
         },
     }
@@ -369,9 +381,22 @@ def _build(sections: dict[str, dict[str, Any]]) -> GatewayConfig:
         allow_models=tuple(str(m).strip() for m in allow),
         emulator=str(top.get("emulator", "auto")).lower(),
         callers=_callers(top.get("callers")),
+        prices=_prices(top.get("prices")),
     )
     validate(config)
     return config
+
+
+def _prices(entries: Any) -> Mapping[str, Price]:
+    if entries is None:
+        return MappingProxyType(DEFAULT_PRICES)
+    if not isinstance(entries, dict):
+        raise ConfigError("prices must map models to {input, output, cached_input} USD per 1M")
+    try:
+        table = prices_from({canonical_model_name(str(k)): v for k, v in entries.items()})
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return MappingProxyType(table)
 
 
 _ACCOUNT_KEYS = {"name", "project", "credentials", "weight", "models", "base_url"}
@@ -537,6 +562,8 @@ def validate(config: GatewayConfig) -> None:
             raise ConfigError(
                 f"vertex.output_gcs_prefixes: {prefix!r} must be gs://bucket/ or gs://bucket/path/"
             )
+    if not 0 <= s.metrics_port <= 65535:
+        raise ConfigError("server.metrics_port must be a port number (0 turns metrics off)")
     if v.max_concurrent_per_model < 0 or s.max_concurrent_streams < 0:
         raise ConfigError("concurrency limits must not be negative (0 means none)")
     if v.circuit_failures < 0 or v.circuit_cooldown_seconds <= 0:

@@ -9,6 +9,8 @@ import sys
 import time
 from typing import Any
 
+from server.observability.request_ids import RequestIdFilter
+
 # Access tokens, API keys, private keys and bearer headers must never reach a log line.
 _SECRET_PATTERNS = (
     re.compile(r"ya29\.[A-Za-z0-9._\-]+"),
@@ -63,6 +65,7 @@ class ScrubbingFormatter(logging.Formatter):
 def setup_logging(level: str, fmt: str) -> None:
     """Route all logging to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RequestIdFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -11,6 +11,7 @@ from vertex_gateway.v1 import common_pb2
 
 from server.callers import current_caller
 from server.errors import GatewayError, invalid_argument
+from server.observability import labels
 
 from .registry import Capability, ModelSpec, Registry
 
@@ -134,6 +135,8 @@ class Router:
             # bound keeps callers' spellings from growing the cache without limit.
             if len(self._routes) < _ROUTE_CACHE:
                 self._routes[key] = route
+        labels.FAMILY.set(route.spec.family.value)
+        labels.MODEL.set(route.spec.key)
         caller = current_caller()
         if caller is not None and caller.models:
             self._check_caller(caller.caller, caller.models, model, route)

@@ -15,13 +15,24 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 import grpc.aio
 
+from server.callers import current_caller
 from server.errors import FieldViolation, GatewayError, status_code_by_name
+from server.observability import labels, metrics, request_ids, tracing
+from server.observability.usage import (
+    DEFAULT_PRICES,
+    Price,
+    account,
+    reply_usage,
+    trailing_metadata,
+)
 from server.vertex.errors import VertexError
 from server.vertex.urls import UrlError
 
 log = logging.getLogger("vertex_gateway.rpc")
 access_log = logging.getLogger("vertex_gateway.access")
 ACCESS_LOG = {"enabled": False}
+# The price table usage is costed with (set from the config when the gateway is built).
+PRICES: dict[str, Price] = dict(DEFAULT_PRICES)
 STREAM_RETRY_SECONDS = 1.0
 
 
@@ -44,6 +55,12 @@ class StreamGate:
                 retry_delay_seconds=STREAM_RETRY_SECONDS,
             )
         self.open += 1
+        metrics.STREAMS_IN_FLIGHT.inc()
+
+    def leave(self) -> None:
+        """Count a stream out."""
+        self.open -= 1
+        metrics.STREAMS_IN_FLIGHT.dec()
 
 
 Req = TypeVar("Req")
@@ -95,10 +112,16 @@ def to_gateway_error(exc: BaseException, rpc: str) -> GatewayError:
 
 
 async def abort(context: grpc.aio.ServicerContext[Any, Any], err: GatewayError) -> NoReturn:
-    """End the RPC with the error's rich status."""
+    """End the RPC with the error's rich status (and the request id, when there is one)."""
     if err.code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
         log.warning("%s: %s (%s)", err.code.name, err.message, err.reason)
-    await context.abort_with_status(err.to_grpc_status())  # type: ignore[attr-defined]
+    status = err.to_grpc_status()
+    rid = request_ids.REQUEST_ID.get()
+    if rid:
+        status = status._replace(  # type: ignore[attr-defined]
+            trailing_metadata=(*status.trailing_metadata, (request_ids.HEADER, rid))
+        )
+    await context.abort_with_status(status)  # type: ignore[attr-defined]
     raise AssertionError("abort_with_status returned")  # pragma: no cover
 
 
@@ -114,11 +137,36 @@ def _log_access(rpc: str, request: Any, start: float, code: str) -> None:
     )
 
 
+def _account(reply: Any) -> tuple[tuple[str, str], ...]:
+    """Count a reply's usage in the metrics and return it as trailing metadata."""
+    usage = reply_usage(reply)
+    if usage is None:
+        return ()
+    model = labels.MODEL.get() or str(getattr(reply, "model", ""))
+    caller = current_caller()
+    who = caller.caller if caller is not None else "anonymous"
+    used = account(usage, PRICES.get(model))
+    metrics.tokens_used(model, who, "input", used.input)
+    metrics.tokens_used(model, who, "output", used.output)
+    metrics.tokens_used(model, who, "reasoning", used.reasoning)
+    metrics.tokens_used(model, who, "cached_input", used.cached_input)
+    if used.cost_usd is not None:
+        metrics.cost_added(model, who, used.cost_usd)
+    return trailing_metadata(used)
+
+
+def _method(fn: Callable[..., Any]) -> str:
+    """`Service/Method` of a servicer method, e.g. `ChatService/Chat`."""
+    return fn.__qualname__.replace(".", "/")
+
+
 def unary(
     fn: Callable[[Any, Req, grpc.aio.ServicerContext[Req, Resp]], Awaitable[Resp]],
 ) -> Callable[[Any, Req, grpc.aio.ServicerContext[Req, Resp]], Awaitable[Resp]]:
-    """Wrap a unary handler in the error boundary."""
+    """Wrap a unary handler in the error boundary, with its request id, metrics, trace span
+    and usage accounting."""
     rpc = fn.__name__
+    method = _method(fn)
 
     @functools.wraps(fn)
     async def wrapper(
@@ -126,18 +174,25 @@ def unary(
     ) -> Resp:
         start = time.perf_counter()
         code = "OK"
-        try:
-            return await fn(self, request, context)
-        except (asyncio.CancelledError, grpc.aio.AbortError):
-            code = "CANCELLED"
-            raise
-        except Exception as exc:
-            err = to_gateway_error(exc, rpc)
-            code = err.code.name
-            await abort(context, err)
-        finally:
-            if ACCESS_LOG["enabled"]:
-                _log_access(rpc, request, start, code)
+        metadata = context.invocation_metadata()
+        rid = request_ids.begin(metadata)
+        with tracing.rpc_span(method, metadata) as span:
+            try:
+                reply = await fn(self, request, context)
+                context.set_trailing_metadata(((request_ids.HEADER, rid), *_account(reply)))
+                return reply
+            except (asyncio.CancelledError, grpc.aio.AbortError):
+                code = "CANCELLED"
+                raise
+            except Exception as exc:
+                err = to_gateway_error(exc, rpc)
+                code = err.code.name
+                await abort(context, err)
+            finally:
+                metrics.rpc_done(method, code, time.perf_counter() - start)
+                tracing.rpc_status(span, code)
+                if ACCESS_LOG["enabled"]:
+                    _log_access(rpc, request, start, code)
 
     return wrapper
 
@@ -145,8 +200,10 @@ def unary(
 def server_stream(
     fn: Callable[[Any, Req, grpc.aio.ServicerContext[Req, Resp]], AsyncIterator[Resp]],
 ) -> Callable[[Any, Req, grpc.aio.ServicerContext[Req, Resp]], AsyncIterator[Resp]]:
-    """Wrap a server-streaming handler in the error boundary."""
+    """Wrap a server-streaming handler in the error boundary, with its request id, metrics,
+    trace span and usage accounting (from the last message that carries usage)."""
     rpc = fn.__name__
+    method = _method(fn)
 
     @functools.wraps(fn)
     async def wrapper(
@@ -154,28 +211,38 @@ def server_stream(
     ) -> AsyncIterator[Resp]:
         start = time.perf_counter()
         code = "OK"
+        metadata = context.invocation_metadata()
+        rid = request_ids.begin(metadata)
         gate: StreamGate | None = getattr(self, "stream_gate", None)
         if gate is not None:
             try:
                 gate.enter()
             except GatewayError as refused:
+                metrics.rpc_done(method, refused.code.name, time.perf_counter() - start)
                 if ACCESS_LOG["enabled"]:
                     _log_access(rpc, request, start, refused.code.name)
                 await abort(context, refused)
-        try:
-            async for item in fn(self, request, context):
-                yield item
-        except (asyncio.CancelledError, grpc.aio.AbortError):
-            code = "CANCELLED"
-            raise
-        except Exception as exc:
-            err = to_gateway_error(exc, rpc)
-            code = err.code.name
-            await abort(context, err)
-        finally:
-            if gate is not None:
-                gate.open -= 1
-            if ACCESS_LOG["enabled"]:
-                _log_access(rpc, request, start, code)
+        with tracing.rpc_span(method, metadata) as span:
+            try:
+                last_usage: Any = None
+                async for item in fn(self, request, context):
+                    if reply_usage(item) is not None:
+                        last_usage = item
+                    yield item
+                context.set_trailing_metadata(((request_ids.HEADER, rid), *_account(last_usage)))
+            except (asyncio.CancelledError, grpc.aio.AbortError):
+                code = "CANCELLED"
+                raise
+            except Exception as exc:
+                err = to_gateway_error(exc, rpc)
+                code = err.code.name
+                await abort(context, err)
+            finally:
+                if gate is not None:
+                    gate.leave()
+                metrics.rpc_done(method, code, time.perf_counter() - start)
+                tracing.rpc_status(span, code)
+                if ACCESS_LOG["enabled"]:
+                    _log_access(rpc, request, start, code)
 
     return wrapper

@@ -21,6 +21,7 @@ import requests
 from google.auth import impersonated_credentials
 
 from server.config import CredentialsConfig
+from server.observability import metrics
 
 from .errors import VertexError
 
@@ -116,6 +117,7 @@ class GoogleAuth:
         try:
             await asyncio.to_thread(self._creds.refresh, request)
         except (google.auth.exceptions.GoogleAuthError, requests.RequestException) as exc:
+            metrics.token_refreshed(False)
             # The exception text may quote a token endpoint reply; keep only its kind.
             log.warning("vertex credential refresh failed: %s", type(exc).__name__)
             raise VertexError(
@@ -124,6 +126,7 @@ class GoogleAuth:
                 "CREDENTIALS_REFRESH_FAILED",
             ) from None
         self.refresh_count += 1
+        metrics.token_refreshed(True)
 
 
 def _load_json_credentials(cfg: CredentialsConfig) -> google.auth.credentials.Credentials:

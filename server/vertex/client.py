@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import orjson
 
+from server.observability import labels, metrics, tracing
+
 from .accounts import Failover, Placement
 from .auth import AuthProvider
 from .breaker import CircuitBreaker
@@ -161,6 +163,8 @@ class VertexClient:
                     if not retry or not fails_over(err) or deadline.left() <= 0:
                         raise
                     last = err
+                    if placement is not placements[-1]:
+                        metrics.upstream_again(labels.FAMILY.get(), "failover")
                     continue
                 failover.served = placement
                 return result
@@ -182,6 +186,7 @@ class VertexClient:
         delay = self.retry.backoff(attempt, err.retry_delay_seconds, self._rng)
         if delay >= deadline.left() or not self._budget.try_spend():
             return False
+        metrics.upstream_again(labels.FAMILY.get(), "retry")
         await asyncio.sleep(delay)
         return True
 
@@ -251,7 +256,7 @@ class VertexClient:
         auth = auth or self.auth
         for attempt in (0, 1):
             headers = await self._headers(auth) if data else await self._get_headers(auth)
-            resp = await self.transport.request(method, url, headers, data, deadline.remaining())
+            resp = await self._timed_request(method, url, headers, data, deadline)
             if resp.status == 401 and attempt == 0 and await auth.unauthorized(headers):
                 continue
             if resp.status >= 300:
@@ -265,6 +270,26 @@ class VertexClient:
                 raise err
             return payload
         raise AssertionError("unreachable")
+
+    async def _timed_request(
+        self, method: str, url: str, headers: dict[str, str], data: bytes, deadline: Deadline
+    ) -> Any:
+        """One HTTP exchange, in the upstream metrics (and a client span when tracing)."""
+        start = time.perf_counter()
+        status: int | None = None
+        with tracing.upstream_span(method, url) as span:
+            try:
+                resp = await self.transport.request(
+                    method, url, headers, data, deadline.remaining()
+                )
+                status = resp.status
+                return resp
+            finally:
+                metrics.upstream_done(
+                    labels.FAMILY.get(), "error" if status is None else str(status),
+                    time.perf_counter() - start,
+                )  # fmt: skip
+                tracing.upstream_status(span, status)
 
     async def stream_json(
         self, url: str | Failover, body: Mapping[str, Any], deadline: Deadline
@@ -298,7 +323,7 @@ class VertexClient:
             try:
                 with self._slot(placement.url):
                     self._breaker.before(key)
-                    async with self.transport.stream(
+                    async with self._timed_stream(
                         placement.url, headers, data, deadline.remaining()
                     ) as resp:
                         if (
@@ -339,6 +364,7 @@ class VertexClient:
                     raise
                 if index + 1 < len(placements) and fails_over(err) and deadline.left() > 0:
                     index += 1  # the next account or location, at once
+                    metrics.upstream_again(labels.FAMILY.get(), "failover")
                 elif await self.pause_before_retry(err, round_, deadline):
                     index, round_ = 0, round_ + 1
                 else:
@@ -347,6 +373,27 @@ class VertexClient:
                 again = True
             if not again:
                 return
+
+    @contextlib.asynccontextmanager
+    async def _timed_stream(
+        self, url: str, headers: dict[str, str], data: bytes, timeout: float
+    ) -> AsyncIterator[Any]:
+        """A streamed exchange; the upstream metrics time it to its headers, and a client span
+        (when tracing) covers the whole stream."""
+        start = time.perf_counter()
+        status: int | None = None
+        with tracing.upstream_span("POST", url) as span:
+            try:
+                async with self.transport.stream(url, headers, data, timeout) as resp:
+                    status = resp.status
+                    metrics.upstream_done(
+                        labels.FAMILY.get(), str(status), time.perf_counter() - start
+                    )
+                    yield resp
+            finally:
+                if status is None:
+                    metrics.upstream_done(labels.FAMILY.get(), "error", time.perf_counter() - start)
+                tracing.upstream_status(span, status)
 
 
 # The OpenAI-compatible endpoint ends its streams with this sentinel instead of JSON.

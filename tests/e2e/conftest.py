@@ -69,6 +69,7 @@ def gateway_env(emulator: EmulatorProcess, key: dict[str, Any], **extra: str) ->
         # of its own (test_overload.py) and would otherwise couple the others.
         "VG_CIRCUIT_FAILURES": "0",
         "VG_STORAGE_PREFIX": "gw/",
+        "VG_METRICS_PORT": "0",
     }
     if STORAGE_URL:
         env["VG_STORAGE_BASE_URL"] = STORAGE_URL[0]

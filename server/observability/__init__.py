@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics, OpenTelemetry traces, request ids and usage accounting."""
