@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 STAMPS := .make-stamps
 export PYTHONPATH := $(CURDIR):$(CURDIR)/clients/python
 
-.PHONY: serve test lint typecheck protos check-protos buf-lint lock clean install install-dev bench bench-embeddings bench-tools soak
+.PHONY: serve test lint typecheck protos check-protos buf-lint buf-breaking lock clean install install-dev bench bench-embeddings bench-tools soak
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,12 @@ check-protos: $(STAMPS)/dev
 buf-lint: $(STAMPS)/node
 	./node_modules/.bin/buf lint
 
+## Fail when protos/ breaks the contract of the previous commit (buf's FILE rules).
+buf-breaking: $(STAMPS)/node
+	@if git rev-parse -q --verify HEAD~1 >/dev/null; then \
+	  ./node_modules/.bin/buf breaking --against '.git#ref=HEAD~1'; \
+	else echo "buf breaking: no previous commit to compare with"; fi
+
 lint: $(STAMPS)/dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -80,7 +86,7 @@ typecheck: $(STAMPS)/dev
 
 ## The whole suite: lint, types, schema checks, stub staleness, tests.
 test: install-dev
-	$(MAKE) --no-print-directory buf-lint check-protos lint typecheck
+	$(MAKE) --no-print-directory buf-lint buf-breaking check-protos lint typecheck
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## Re-resolve the pinned lock files from pyproject.toml (needs network to PyPI).
