@@ -72,8 +72,8 @@ class EmulatorAdmin:
 
     def set_config(self, **settings: Any) -> dict[str, Any]:
         """Change runtime settings (``token_ttl_seconds``, ``reject_function_call_id``,
-        ``lenient_field_names``, ``batch_step_seconds``, ``batch_lines_per_step``); returns the
-        whole configuration."""
+        ``lenient_field_names``, ``batch_step_seconds``, ``batch_lines_per_step``,
+        ``veo_pending_fetches``, ``tuning_step_seconds``); returns the whole configuration."""
         result: dict[str, Any] = self._call("POST", "config", json=settings)
         return result
 

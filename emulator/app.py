@@ -16,16 +16,17 @@ from emulator.vertex import handle_vertex
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
-async def _stop_batch_jobs(app: web.Application) -> None:
-    """Batch jobs run in background tasks: stop them with the server."""
+async def _stop_jobs(app: web.Application) -> None:
+    """Batch and tuning jobs run in background tasks: stop them with the server."""
     app[STATE_KEY].batch_jobs.stop_all()
+    app[STATE_KEY].tuning_jobs.stop_all()
 
 
 def create_app(options: ServerOptions | None = None) -> web.Application:
     """A ready-to-serve emulator application."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STATE_KEY] = EmulatorState(options or ServerOptions())
-    app.on_shutdown.append(_stop_batch_jobs)
+    app.on_shutdown.append(_stop_jobs)
     registry = MethodRegistry()
     register_defaults(registry)
     app[REGISTRY_KEY] = registry

@@ -13,9 +13,6 @@ authenticates, records and injects faults first, as for every Vertex route.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -31,11 +28,9 @@ from emulator.batch_filter import FilterError, parse_filter
 from emulator.batch_jobs import BatchJob, JobState, project_number, timestamp
 from emulator.catalog import is_valid_location
 from emulator.errors import GoogleError
+from emulator.job_store import after_seq, page_size, page_token
 from emulator.payload import parse_body
 from emulator.state import EmulatorState
-
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
 
 _PATH = re.compile(
     r"^/(?P<version>v1|v1beta1)/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/"
@@ -107,39 +102,9 @@ def _precondition(message: str) -> web.Response:
 # --- list ------------------------------------------------------------------------------------
 
 
-def _token(parent: str, filter_text: str, last_seq: int) -> str:
-    data = json.dumps({"p": parent, "f": filter_text, "s": last_seq}).encode()
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _after_seq(token: str, parent: str, filter_text: str) -> int | None:
-    """The creation sequence a page token continues below; None for a foreign or bad token."""
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if data["p"] == parent and data["f"] == filter_text and isinstance(data["s"], int):
-            return int(data["s"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        pass
-    return None
-
-
-def _page_size(raw: str) -> int | web.Response:
-    try:
-        size = int(raw or "0")
-    except ValueError:
-        violation = errors.FieldViolation(
-            "page_size", f"Invalid value at 'page_size' (TYPE_INT32), \"{raw}\""
-        )
-        return errors.error_response(errors.bad_request([violation]))
-    if size < 0:
-        return errors.error_response(errors.invalid_argument("page_size must not be negative."))
-    return min(size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-
-
 def list_jobs(route: BatchRoute, request: web.Request, state: EmulatorState) -> web.Response:
     """One page of the parent's jobs, newest first, filtered."""
-    size = _page_size(request.query.get("pageSize", ""))
+    size = page_size(request.query.get("pageSize", ""))
     if isinstance(size, web.Response):
         return size
     filter_text = request.query.get("filter", "")
@@ -151,7 +116,7 @@ def list_jobs(route: BatchRoute, request: web.Request, state: EmulatorState) -> 
         )
     parent = f"projects/{project_number(route.project)}/locations/{route.location}"
     token = request.query.get("pageToken", "")
-    below = _after_seq(token, parent, filter_text) if token else None
+    below = after_seq(token, parent, filter_text) if token else None
     if token and below is None:
         return errors.error_response(errors.invalid_argument("Invalid page token."))
     matching = [
@@ -162,7 +127,7 @@ def list_jobs(route: BatchRoute, request: web.Request, state: EmulatorState) -> 
     page = matching[:size]
     body: dict[str, Any] = {"batchPredictionJobs": [j.to_json() for j in page]} if page else {}
     if len(matching) > size:
-        body["nextPageToken"] = _token(parent, filter_text, page[-1].seq)
+        body["nextPageToken"] = page_token(parent, filter_text, page[-1].seq)
     return errors.json_response(body)
 
 

@@ -87,17 +87,18 @@ class CreateCheck:
         return None
 
 
-def required_fields_error(paths: list[str]) -> GoogleError:
+def required_fields_error(paths: list[str], root: str = ROOT) -> GoogleError:
     """Vertex's 400 for unset required fields, e.g. ``List of found errors:\\t1.Field:
-    batch_prediction_job.display_name; Message: Required field is not set.\\t``."""
+    batch_prediction_job.display_name; Message: Required field is not set.\\t`` (``root`` is
+    the request field the body fills: ``batch_prediction_job``, ``tuning_job``)."""
     listed = "".join(
-        f"{i}.Field: {ROOT}.{path}; Message: Required field is not set.\t"
+        f"{i}.Field: {root}.{path}; Message: Required field is not set.\t"
         for i, path in enumerate(paths, 1)
     )
     details = {
         "@type": "type.googleapis.com/google.rpc.BadRequest",
         "fieldViolations": [
-            {"field": f"{ROOT}.{path}", "description": "Required field is not set."}
+            {"field": f"{root}.{path}", "description": "Required field is not set."}
             for path in paths
         ],
     }

@@ -1,5 +1,6 @@
 """The ``filter`` of ListBatchPredictionJobs: a small part of Google's list filter language
-(AIP-160), enough for the fields a gateway filters on.
+(AIP-160), enough for the fields a gateway filters on. ListTuningJobs takes the same filter
+(``display_name`` is then the tuned model's display name).
 
 Grammar (keywords upper case; as in AIP-160, ``OR`` binds tighter than ``AND``)::
 
@@ -21,10 +22,31 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from emulator.batch_jobs import BatchJob
+from emulator.batch_jobs import JobState
 
-Predicate = Callable[[BatchJob], bool]
+
+class FilterableJob(Protocol):
+    """What a filter looks at: batch prediction and tuning jobs both have it."""
+
+    @property
+    def state(self) -> JobState:
+        """The job's state."""
+        ...
+
+    @property
+    def display_name(self) -> str:
+        """The name a filter's ``display_name`` compares."""
+        ...
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The job's labels."""
+        ...
+
+
+Predicate = Callable[[FilterableJob], bool]
 
 JOB_STATES = frozenset(
     {
@@ -165,7 +187,7 @@ def _any(parts: list[Predicate]) -> Predicate:
 
 
 def _equality(
-    op: str, field: str, read: Callable[[BatchJob], str | None], wanted: str
+    op: str, field: str, read: Callable[[FilterableJob], str | None], wanted: str
 ) -> Predicate:
     if op == ":":
         raise FilterError(f"{field} takes = or !=, not :")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from emulator.catalog import ModelInfo
+from emulator.job_store import JobStore
 
 
 class JobState(StrEnum):
@@ -163,50 +163,5 @@ class BatchJob:
         return out
 
 
-class BatchJobStore:
-    """Every job of this emulator process, in creation order; ``clear`` stops running ones."""
-
-    def __init__(self) -> None:
-        self._jobs: dict[str, BatchJob] = {}
-        self._seq = 0
-
-    def new_id(self) -> str:
-        """A fresh 19-digit numeric id, like Vertex's."""
-        while True:
-            job_id = str(secrets.randbits(62) | (1 << 62))
-            if job_id not in self._jobs:
-                return job_id
-
-    def next_seq(self) -> int:
-        """Creation order (newest has the highest)."""
-        self._seq += 1
-        return self._seq
-
-    def add(self, job: BatchJob) -> None:
-        """Keep ``job``."""
-        self._jobs[job.job_id] = job
-
-    def get(self, project: str, location: str, job_id: str) -> BatchJob | None:
-        """The job with that id under that parent, or None."""
-        job = self._jobs.get(job_id)
-        return job if job is not None and job.belongs_to(project, location) else None
-
-    def newest_first(self, project: str, location: str) -> list[BatchJob]:
-        """The parent's jobs, newest first."""
-        jobs = [j for j in self._jobs.values() if j.belongs_to(project, location)]
-        return sorted(jobs, key=lambda j: j.seq, reverse=True)
-
-    def delete(self, job_id: str) -> None:
-        """Forget a job."""
-        self._jobs.pop(job_id, None)
-
-    def stop_all(self) -> None:
-        """Cancel every running lifecycle task (jobs stay as they are)."""
-        for job in self._jobs.values():
-            if job.task is not None and not job.task.done():
-                job.task.cancel()
-
-    def clear(self) -> None:
-        """Stop every task and forget every job."""
-        self.stop_all()
-        self._jobs.clear()
+class BatchJobStore(JobStore[BatchJob]):
+    """Every batch prediction job of this emulator process."""

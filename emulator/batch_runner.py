@@ -22,7 +22,6 @@ import json
 import logging
 import math
 import random
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -30,6 +29,7 @@ from emulator.batch_jobs import BatchJob, JobState, timestamp
 from emulator.batch_lines import LineContext, render_lines
 from emulator.config import RuntimeConfig
 from emulator.gcs import GcsClient, GcsError, GcsNotFound, GcsUri
+from emulator.job_store import Pacer
 
 log = logging.getLogger("emulator.batch")
 
@@ -47,20 +47,6 @@ class InputError(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-class Pacer:
-    """Waits out the rest of the current step (work done during a step counts towards it)."""
-
-    def __init__(self, config: Callable[[], RuntimeConfig]) -> None:
-        self._config = config
-        self._last = time.monotonic()
-
-    async def step(self) -> None:
-        """Sleep until one ``batch_step_seconds`` has passed since the previous step ended."""
-        remaining = self._last + self._config().batch_step_seconds - time.monotonic()
-        await asyncio.sleep(max(0.0, remaining))
-        self._last = time.monotonic()
 
 
 def shuffled_order(job: BatchJob, count: int) -> list[int]:
@@ -129,7 +115,7 @@ def _finish_processed(job: BatchJob) -> None:
 async def _process(
     job: BatchJob, gcs: GcsClient, ctx: LineContext, config: Callable[[], RuntimeConfig]
 ) -> None:
-    pacer = Pacer(config)
+    pacer = Pacer(lambda: config().batch_step_seconds)
     await pacer.step()
     if job.cancel_requested:
         _finish_cancelled(job)

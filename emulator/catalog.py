@@ -2,8 +2,9 @@
 
 One table: adding a model is one line. ``max_output_tokens`` is the largest ``maxOutputTokens``
 Vertex accepts for the model (Gemini 2.0: 8192; 2.5 and later: 65536; the image model 32768, the
-TTS models 16384). Models that make media say so with a spec: ``ImagenSpec`` (``:predict``) or
-``MediaOutput`` (Gemini ``:generateContent`` answering with images or speech).
+TTS models 16384). Models that make media say so with a spec: ``ImagenSpec`` (``:predict``),
+``MediaOutput`` (Gemini ``:generateContent`` answering with images or speech) or ``VeoSpec``
+(videos through ``:predictLongRunning``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,21 @@ class ImagenSpec:
     image_sizes: tuple[str, ...] = ("1K",)
 
 
+@dataclass(frozen=True)
+class VeoSpec:
+    """A Veo model: served by ``:predictLongRunning`` / ``:fetchPredictOperation`` only
+    (vertex-wire.md §9). Limits from Google's Veo model pages and API reference."""
+
+    # ``durationSeconds`` values the model takes (default 8).
+    durations: tuple[int, ...]
+    # ``resolution`` values; () = the model does not take the parameter (Veo 2: 720p only).
+    resolutions: tuple[str, ...]
+    # Veo 3 makes sound: ``generateAudio`` is required; Veo 2 refuses ``generateAudio: true``.
+    audio: bool
+    # ``lastFrame`` (first-and-last-frame interpolation): Veo 2 and Veo 3.1, not Veo 3.0.
+    last_frame: bool
+
+
 class OutputModality(StrEnum):
     """What a media-making Gemini model answers with besides text."""
 
@@ -65,11 +81,13 @@ class ModelInfo:
     embedding: EmbeddingSpec | None = None
     imagen: ImagenSpec | None = None
     media: MediaOutput | None = None
+    veo: VeoSpec | None = None
 
     @property
     def generates_content(self) -> bool:
-        """True for the models that serve ``generateContent`` (Gemini; not embedding, Imagen)."""
-        return self.embedding is None and self.imagen is None
+        """True for the models that serve ``generateContent`` (Gemini; not embedding, Imagen,
+        Veo)."""
+        return self.embedding is None and self.imagen is None and self.veo is None
 
 
 def _gemini(model_id: str, version: str | None = None, *, thinking: bool = True) -> ModelInfo:
@@ -84,6 +102,16 @@ def _embedding(model_id: str, spec: EmbeddingSpec) -> ModelInfo:
 def _imagen(model_id: str, spec: ImagenSpec) -> ModelInfo:
     return ModelInfo("google", model_id, model_id, 0, False, imagen=spec)
 
+
+def _veo(model_id: str, spec: VeoSpec) -> ModelInfo:
+    return ModelInfo("google", model_id, model_id, 0, False, veo=spec)
+
+
+VEO_2 = VeoSpec(durations=(5, 6, 7, 8), resolutions=(), audio=False, last_frame=True)
+VEO_3 = VeoSpec(durations=(4, 6, 8), resolutions=("720p", "1080p"), audio=True, last_frame=False)
+VEO_3_1 = VeoSpec(
+    durations=(4, 6, 8), resolutions=("720p", "1080p", "4k"), audio=True, last_frame=True
+)
 
 IMAGE_OUTPUT = MediaOutput(
     OutputModality.IMAGE,
@@ -125,6 +153,13 @@ MODELS: dict[tuple[str, str], ModelInfo] = {
         _imagen("imagen-4.0-fast-generate-001", ImagenSpec()),
         _imagen("imagen-3.0-generate-002", ImagenSpec()),
         _imagen("imagen-3.0-capability-001", ImagenSpec(editing=True)),
+        _veo("veo-2.0-generate-001", VEO_2),
+        _veo("veo-3.0-generate-001", VEO_3),
+        _veo("veo-3.0-fast-generate-001", VEO_3),
+        _veo("veo-3.1-generate-preview", VEO_3_1),
+        _veo("veo-3.1-fast-generate-preview", VEO_3_1),
+        _veo("veo-3.1-generate-001", VEO_3_1),
+        _veo("veo-3.1-fast-generate-001", VEO_3_1),
         _media("gemini-2.5-flash-image", 32768, IMAGE_OUTPUT),
         _media("gemini-2.5-flash-tts", 16384, SPEECH_OUTPUT),
         _media("gemini-2.5-pro-tts", 16384, SPEECH_OUTPUT),

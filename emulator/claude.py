@@ -26,6 +26,7 @@ from emulator.claude_rules import RuleContext, check
 from emulator.claude_sse import ClaudeStreamWriter, stream_events
 from emulator.claude_types import BodyKind, type_problems
 from emulator.routing import MethodRegistry, VertexTarget
+from emulator.unary import send_unary
 from emulator.vertex import VertexCall
 
 PUBLISHER = "anthropic"
@@ -80,9 +81,6 @@ def _rule_problems(call: VertexCall, kind: BodyKind, model: ModelInfo | None) ->
 
 
 async def _send(call: VertexCall, payload: Any) -> web.StreamResponse:
-    # handlers.py imports this module, so its send_unary (with the unary faults) is looked up late.
-    from emulator.handlers import send_unary
-
     return await send_unary(call, payload)
 
 

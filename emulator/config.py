@@ -7,7 +7,12 @@ from pathlib import Path
 from typing import Any
 
 # Lower bounds of the numeric settings (an update below one is refused).
-_MINIMUMS: dict[str, float] = {"batch_step_seconds": 0.0, "batch_lines_per_step": 1}
+_MINIMUMS: dict[str, float] = {
+    "batch_step_seconds": 0.0,
+    "batch_lines_per_step": 1,
+    "veo_pending_fetches": 0,
+    "tuning_step_seconds": 0.0,
+}
 
 
 @dataclass
@@ -21,6 +26,13 @@ class RuntimeConfig:
     # slices while RUNNING), and input lines handled per slice (one output file each).
     batch_step_seconds: float = 0.2
     batch_lines_per_step: int = 1000
+    # Veo: how many ``fetchPredictOperation`` calls of an operation answer "not done yet" before
+    # the next one completes it (2: done on the third fetch). Polls, not time, move it on, so a
+    # test sees every stage deterministically.
+    veo_pending_fetches: int = 2
+    # Tuning jobs: seconds per lifecycle step (PENDING → dataset read → RUNNING → two steps →
+    # SUCCEEDED), read at every step.
+    tuning_step_seconds: float = 0.2
 
     def to_json(self) -> dict[str, Any]:
         """The settings as JSON."""

@@ -1,11 +1,12 @@
 """Method handlers and their registration: publisher ``google`` (Gemini text, image and speech
-replies, countTokens, ``:predict`` of Imagen and embedding models, ``:embedContent``), Claude, the
-OpenAI-compatible endpoint and the tuned-endpoint routes."""
+replies, countTokens, ``:predict`` of Imagen and embedding models, ``:embedContent``, Veo's
+``:predictLongRunning`` / ``:fetchPredictOperation``), Claude, the OpenAI-compatible endpoint
+and the project endpoints (tuned Gemini models, ``tuned_endpoints.py``)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -19,40 +20,18 @@ from emulator import (
     multimodal_embeddings,
     openai_compat,
     tts,
+    tuned_endpoints,
+    veo,
+    veo_rules,
 )
 from emulator.catalog import ModelInfo, OutputModality
-from emulator.faults import FaultKind
 from emulator.gemini import count_tokens_response, plan_reply, stream_chunks, unary_response
 from emulator.routing import ENDPOINT, MethodRegistry
 from emulator.sse import ChunkWriter
+from emulator.unary import send_unary
 from emulator.vertex import VertexCall
 
 _GEMINI_METHODS = ("generateContent", "streamGenerateContent", "countTokens")
-
-
-async def send_unary(call: VertexCall, payload: Any) -> web.StreamResponse:
-    """Answer with ``payload`` as JSON, applying the ``malformed-json`` and disconnect faults."""
-    text = errors.render_json(payload)
-    kind = call.fault.kind if call.fault else None
-    if kind is FaultKind.MALFORMED_JSON:
-        return web.Response(
-            status=200,
-            text=text[: len(text) // 2],
-            content_type=errors.JSON_CONTENT_TYPE,
-            charset=errors.CHARSET,
-        )
-    if kind is FaultKind.DISCONNECT:
-        data = text.encode("utf-8")
-        response = web.StreamResponse(status=200)
-        response.headers["Content-Type"] = errors.JSON_TYPE_HEADER
-        response.content_length = len(data)
-        await response.prepare(call.request)
-        call.record.status = 200
-        await response.write(data[: len(data) // 2])
-        if call.request.transport is not None:
-            call.request.transport.abort()
-        return response
-    return errors.json_response(payload)
 
 
 def _not_generative(call: VertexCall) -> web.StreamResponse | None:
@@ -162,10 +141,26 @@ async def embed_content(call: VertexCall) -> web.StreamResponse:
     return await send_unary(call, payload)
 
 
-async def endpoint_not_found(call: VertexCall) -> web.StreamResponse:
-    """No endpoints are deployed yet: every endpoint is a 404."""
-    error = errors.endpoint_not_found(call.target.resource)
+async def endpoint_predict(call: VertexCall) -> web.StreamResponse:
+    """``:predict`` / ``:rawPredict`` / ``:streamRawPredict`` of a project endpoint: Vertex's
+    refusal for a tuned Gemini, the endpoint 404 otherwise (custom models are not emulated)."""
+    error = tuned_endpoints.predict_error(call.state.resources, call.target)
     return errors.error_response(error, wrap_array=call.wrap_errors)
+
+
+_GEMINI_HANDLERS = {
+    "generateContent": generate_content,
+    "streamGenerateContent": stream_generate_content,
+    "countTokens": count_tokens,
+}
+
+
+async def endpoint_gemini(call: VertexCall) -> web.StreamResponse:
+    """A Gemini method of an endpoint serving a tuned Gemini: answered as its base model (the
+    pipeline already refused endpoints that serve none)."""
+    model = tuned_endpoints.serving_model(call.state.resources, call.target)
+    assert model is not None
+    return await _GEMINI_HANDLERS[call.target.method](replace(call, model=model))
 
 
 def register_defaults(registry: MethodRegistry) -> None:
@@ -208,13 +203,29 @@ def register_defaults(registry: MethodRegistry) -> None:
         rpc="PredictionService.EmbedContent",
         request_method="embedContent",
     )
+    registry.register(
+        "google",
+        "predictLongRunning",
+        veo.predict_long_running,
+        rpc="PredictionService.PredictLongRunning",
+        request_method="predictLongRunning",
+        # Veo's instances and parameters are free JSON to the transcoder: checked here.
+        validator=veo_rules.problems,
+    )
+    registry.register(
+        "google",
+        "fetchPredictOperation",
+        veo.fetch_predict_operation,
+        rpc="PredictionService.FetchPredictOperation",
+        request_method="fetchPredictOperation",
+    )
     claude.register(registry)
     openai_compat.register(registry)
-    for method in (*_GEMINI_METHODS, "predict", "rawPredict", "streamRawPredict"):
+    for method in (*_GEMINI_METHODS, *tuned_endpoints.PREDICT_METHODS):
         registry.register(
             ENDPOINT,
             method,
-            endpoint_not_found,
+            endpoint_gemini if method in _GEMINI_METHODS else endpoint_predict,
             rpc=f"PredictionService.{method[:1].upper()}{method[1:]}",
             request_method=method if method in _GEMINI_METHODS else None,
             streaming=method.startswith("stream"),

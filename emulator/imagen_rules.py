@@ -15,14 +15,22 @@ answered by the handler and left out of the audit, as a caller's media can break
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
-import re
 from typing import Any
 
 from emulator.catalog import ImagenSpec, ModelInfo, find_model
 from emulator.routing import VertexTarget
+from emulator.struct_checks import (
+    StructProblem,
+    base64_bytes,
+    boolean,
+    check_object,
+    choice,
+    gcs_uri,
+    integer,
+    number,
+    string,
+)
 
 GENERATION_PREFIX = "Image generation failed with the following error: "
 EDITING_PREFIX = "Image editing failed with the following error: "
@@ -129,100 +137,10 @@ _CONFIG_KEYS = {
     "styleImageConfig": ("styleDescription",),
     "subjectImageConfig": ("subjectType", "subjectDescription"),
 }
-_GCS_URI = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$")
 
 
-class ImagenProblem(ValueError):
+class ImagenProblem(StructProblem):
     """A body Vertex answers with 400 INVALID_ARGUMENT; the message names the problem."""
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    return str(value)
-
-
-def _object(value: Any, where: str, allowed: tuple[str, ...], model_id: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ImagenProblem(f"{where} must be a JSON object, got {_shown(value)}.")
-    for key in value:
-        if key not in allowed:
-            raise ImagenProblem(
-                f'Unknown field "{key}" in {where}: {model_id} does not take it. '
-                f"Supported fields: {', '.join(allowed)}."
-            )
-    return value
-
-
-def _integer(value: Any, where: str, low: int, high: int) -> int:
-    # Struct numbers are doubles: 2 and 2.0 are the same value to Vertex, 2.5 is not an integer.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ImagenProblem(f"{where} must be an integer, got {_shown(value)}.")
-    if isinstance(value, float) and not value.is_integer():
-        raise ImagenProblem(f"{where} must be an integer, got {_shown(value)}.")
-    number = int(value)
-    if not low <= number <= high:
-        raise ImagenProblem(
-            f"{where} is {number}, but the supported range is from {low} to {high} (inclusive)."
-        )
-    return number
-
-
-def _number(value: Any, where: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ImagenProblem(f"{where} must be a number, got {_shown(value)}.")
-    if not low <= value <= high:
-        raise ImagenProblem(
-            f"{where} is {value:g}, but the supported range is from {low:g} to {high:g} "
-            "(inclusive)."
-        )
-    return float(value)
-
-
-def _boolean(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise ImagenProblem(f"{where} must be a boolean, got {_shown(value)}.")
-    return value
-
-
-def _string(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise ImagenProblem(f"{where} must be a string, got {_shown(value)}.")
-    return value
-
-
-def _choice(value: Any, where: str, choices: tuple[str, ...], *, fold_case: bool = False) -> str:
-    text = _string(value, where)
-    pool = {c.lower(): c for c in choices} if fold_case else {c: c for c in choices}
-    found = pool.get(text.lower() if fold_case else text)
-    if found is None:
-        raise ImagenProblem(
-            f"{where} {_shown(value)} is not supported. Supported values: {', '.join(choices)}."
-        )
-    return found
-
-
-def _base64(value: Any, where: str) -> bytes:
-    text = _string(value, where)
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ImagenProblem(f"{where} is not valid base64.") from None
-
-
-def _gcs_uri(value: Any, where: str) -> str:
-    uri = _string(value, where)
-    if not _GCS_URI.match(uri):
-        raise ImagenProblem(f"{where} {_shown(uri)} is not a Cloud Storage URI (gs://bucket/...).")
-    return uri
 
 
 def _prompt(instance: dict[str, Any], *, required: bool) -> str:
@@ -230,7 +148,7 @@ def _prompt(instance: dict[str, Any], *, required: bool) -> str:
         if required:
             raise ImagenProblem("instances[0].prompt is required.")
         return ""
-    prompt = _string(instance["prompt"], "instances[0].prompt")
+    prompt = string(instance["prompt"], "instances[0].prompt")
     if required and not prompt.strip():
         raise ImagenProblem("instances[0].prompt is empty. Describe the image you want.")
     return prompt
@@ -246,7 +164,7 @@ def the_instance(body: dict[str, Any], model_id: str, keys: tuple[str, ...]) -> 
             f"instances must hold exactly one instance, got {len(instances)}. "
             "Use parameters.sampleCount for more images."
         )
-    return _object(instances[0], "instances[0]", keys, model_id)
+    return check_object(instances[0], "instances[0]", keys, model_id)
 
 
 def parameters_of(body: dict[str, Any]) -> dict[str, Any]:
@@ -256,31 +174,31 @@ def parameters_of(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _output_options(value: Any, model_id: str) -> None:
-    options = _object(
+    options = check_object(
         value, "parameters.outputOptions", ("mimeType", "compressionQuality"), model_id
     )
     if "mimeType" in options:
-        _choice(options["mimeType"], "parameters.outputOptions.mimeType", OUTPUT_MIME_TYPES)
+        choice(options["mimeType"], "parameters.outputOptions.mimeType", OUTPUT_MIME_TYPES)
     if "compressionQuality" in options:
-        _integer(
+        integer(
             options["compressionQuality"], "parameters.outputOptions.compressionQuality", 0, 100
         )
 
 
 def _shared_parameters(params: dict[str, Any], model_id: str) -> None:
     checks: dict[str, Any] = {
-        "sampleCount": lambda v, w: _integer(v, w, 1, MAX_SAMPLES),
-        "aspectRatio": lambda v, w: _choice(v, w, ASPECT_RATIOS),
-        "negativePrompt": _string,
-        "personGeneration": lambda v, w: _choice(v, w, PERSON_GENERATION, fold_case=True),
-        "safetySetting": lambda v, w: _choice(v, w, SAFETY_SETTINGS, fold_case=True),
-        "addWatermark": _boolean,
-        "seed": lambda v, w: _integer(v, w, 0, MAX_SEED),
-        "includeRaiReason": _boolean,
-        "includeSafetyAttributes": _boolean,
-        "language": lambda v, w: _choice(v, w, LANGUAGES, fold_case=True),
-        "guidanceScale": lambda v, w: _number(v, w, 0.0, math.inf),
-        "storageUri": _gcs_uri,
+        "sampleCount": lambda v, w: integer(v, w, 1, MAX_SAMPLES),
+        "aspectRatio": lambda v, w: choice(v, w, ASPECT_RATIOS),
+        "negativePrompt": string,
+        "personGeneration": lambda v, w: choice(v, w, PERSON_GENERATION, fold_case=True),
+        "safetySetting": lambda v, w: choice(v, w, SAFETY_SETTINGS, fold_case=True),
+        "addWatermark": boolean,
+        "seed": lambda v, w: integer(v, w, 0, MAX_SEED),
+        "includeRaiReason": boolean,
+        "includeSafetyAttributes": boolean,
+        "language": lambda v, w: choice(v, w, LANGUAGES, fold_case=True),
+        "guidanceScale": lambda v, w: number(v, w, 0.0, math.inf),
+        "storageUri": gcs_uri,
         "outputOptions": lambda v, w: _output_options(v, model_id),
     }
     for name, check in checks.items():
@@ -296,12 +214,12 @@ def check_generation(body: dict[str, Any], model: ModelInfo, spec: ImagenSpec) -
     _prompt(instance, required=True)
     if "parameters" not in body or body["parameters"] is None:
         return
-    params = _object(body["parameters"], "parameters", GENERATION_PARAMETERS, model.model_id)
+    params = check_object(body["parameters"], "parameters", GENERATION_PARAMETERS, model.model_id)
     _shared_parameters(params, model.model_id)
     if "enhancePrompt" in params:
-        _boolean(params["enhancePrompt"], "parameters.enhancePrompt")
+        boolean(params["enhancePrompt"], "parameters.enhancePrompt")
     if "sampleImageSize" in params:
-        size = _choice(params["sampleImageSize"], "parameters.sampleImageSize", ("1K", "2K"))
+        size = choice(params["sampleImageSize"], "parameters.sampleImageSize", ("1K", "2K"))
         if size not in spec.image_sizes:
             raise ImagenProblem(
                 f'parameters.sampleImageSize "{size}" is not supported by {model.model_id}. '
@@ -310,24 +228,24 @@ def check_generation(body: dict[str, Any], model: ModelInfo, spec: ImagenSpec) -
 
 
 def _reference_image(value: Any, where: str, model_id: str) -> None:
-    image = _object(value, where, IMAGE_KEYS, model_id)
+    image = check_object(value, where, IMAGE_KEYS, model_id)
     sources = [k for k in ("bytesBase64Encoded", "gcsUri") if k in image]
     if len(sources) != 1:
         raise ImagenProblem(f"{where} must set exactly one of bytesBase64Encoded and gcsUri.")
     if "bytesBase64Encoded" in image:
-        if not _base64(image["bytesBase64Encoded"], f"{where}.bytesBase64Encoded"):
+        if not base64_bytes(image["bytesBase64Encoded"], f"{where}.bytesBase64Encoded"):
             raise ImagenProblem(f"{where}.bytesBase64Encoded is empty.")
     else:
-        _gcs_uri(image["gcsUri"], f"{where}.gcsUri")
+        gcs_uri(image["gcsUri"], f"{where}.gcsUri")
     if "mimeType" in image:
-        _choice(image["mimeType"], f"{where}.mimeType", INPUT_MIME_TYPES)
+        choice(image["mimeType"], f"{where}.mimeType", INPUT_MIME_TYPES)
 
 
 def _mask_config(value: Any, where: str, has_image: bool, model_id: str) -> None:
-    config = _object(value, where, _CONFIG_KEYS["maskImageConfig"], model_id)
+    config = check_object(value, where, _CONFIG_KEYS["maskImageConfig"], model_id)
     if "maskMode" not in config:
         raise ImagenProblem(f"{where}.maskMode is required.")
-    mode = _choice(config["maskMode"], f"{where}.maskMode", MASK_MODES)
+    mode = choice(config["maskMode"], f"{where}.maskMode", MASK_MODES)
     # A drawn mask (user-provided, or the default mode given an image) travels in referenceImage;
     # the automatic modes compute theirs.
     drawn = mode in (USER_MASK, "MASK_MODE_DEFAULT")
@@ -340,44 +258,44 @@ def _mask_config(value: Any, where: str, has_image: bool, model_id: str) -> None
         if not isinstance(classes, list) or not classes:
             raise ImagenProblem(f"{where}.maskClasses is required with MASK_MODE_SEMANTIC.")
         for i, class_id in enumerate(classes):
-            _integer(class_id, f"{where}.maskClasses[{i}]", 0, MAX_MASK_CLASS)
+            integer(class_id, f"{where}.maskClasses[{i}]", 0, MAX_MASK_CLASS)
     elif classes is not None:
         raise ImagenProblem(f"{where}.maskClasses is only used with MASK_MODE_SEMANTIC.")
     if "dilation" in config:
-        _number(config["dilation"], f"{where}.dilation", 0.0, 1.0)
+        number(config["dilation"], f"{where}.dilation", 0.0, 1.0)
 
 
 def _other_config(name: str, value: Any, where: str, model_id: str) -> None:
-    config = _object(value, where, _CONFIG_KEYS[name], model_id)
+    config = check_object(value, where, _CONFIG_KEYS[name], model_id)
     if name == "controlImageConfig":
         if "controlType" not in config:
             raise ImagenProblem(f"{where}.controlType is required.")
-        _choice(config["controlType"], f"{where}.controlType", CONTROL_TYPES)
+        choice(config["controlType"], f"{where}.controlType", CONTROL_TYPES)
         flags = [k for k in ("enableControlImageComputation", "computeControl") if k in config]
         if len(flags) > 1:
             raise ImagenProblem(
                 f"{where}: set enableControlImageComputation or computeControl, not both."
             )
         for flag in flags:
-            _boolean(config[flag], f"{where}.{flag}")
+            boolean(config[flag], f"{where}.{flag}")
     elif name == "styleImageConfig":
         if "styleDescription" in config:
-            _string(config["styleDescription"], f"{where}.styleDescription")
+            string(config["styleDescription"], f"{where}.styleDescription")
     else:
         if "subjectType" in config:
-            _choice(config["subjectType"], f"{where}.subjectType", SUBJECT_TYPES)
+            choice(config["subjectType"], f"{where}.subjectType", SUBJECT_TYPES)
         if "subjectDescription" in config:
-            _string(config["subjectDescription"], f"{where}.subjectDescription")
+            string(config["subjectDescription"], f"{where}.subjectDescription")
 
 
 def _reference(value: Any, index: int, model_id: str) -> str:
     where = f"instances[0].referenceImages[{index}]"
-    reference = _object(value, where, REFERENCE_KEYS, model_id)
+    reference = check_object(value, where, REFERENCE_KEYS, model_id)
     if "referenceType" not in reference:
         raise ImagenProblem(f"{where}.referenceType is required.")
-    kind = _choice(reference["referenceType"], f"{where}.referenceType", REFERENCE_TYPES)
+    kind = choice(reference["referenceType"], f"{where}.referenceType", REFERENCE_TYPES)
     if "referenceId" in reference:
-        _integer(reference["referenceId"], f"{where}.referenceId", 0, 2**31 - 1)
+        integer(reference["referenceId"], f"{where}.referenceId", 0, 2**31 - 1)
     own = _CONFIG_OF.get(kind)
     for name in _CONFIG_OF.values():
         if name in reference and name != own:
@@ -419,19 +337,19 @@ def check_editing(body: dict[str, Any], model: ModelInfo) -> None:
     instance = the_instance(body, model.model_id, ("prompt", "referenceImages"))
     params: dict[str, Any] = {}
     if body.get("parameters") is not None:
-        params = _object(body["parameters"], "parameters", EDIT_PARAMETERS, model.model_id)
+        params = check_object(body["parameters"], "parameters", EDIT_PARAMETERS, model.model_id)
     mode = "EDIT_MODE_DEFAULT"
     if "editMode" in params:
-        mode = _choice(params["editMode"], "parameters.editMode", EDIT_MODES)
+        mode = choice(params["editMode"], "parameters.editMode", EDIT_MODES)
     _prompt(instance, required=mode not in PROMPT_OPTIONAL_MODES)
     kinds = _references(instance, model.model_id)
     _shared_parameters(params, model.model_id)
     if "editConfig" in params:
-        config = _object(
+        config = check_object(
             params["editConfig"], "parameters.editConfig", ("baseSteps",), model.model_id
         )
         if "baseSteps" in config:
-            _integer(config["baseSteps"], "parameters.editConfig.baseSteps", 1, 2**31 - 1)
+            integer(config["baseSteps"], "parameters.editConfig.baseSteps", 1, 2**31 - 1)
     needs = {
         "EDIT_MODE_CONTROLLED_EDITING": CONTROL,
         "EDIT_MODE_STYLE": STYLE,
@@ -456,7 +374,7 @@ def problems(target: VertexTarget, body: Any) -> list[str]:
             check_editing(body, model)
         else:
             check_generation(body, model, spec)
-    except ImagenProblem as problem:
+    except StructProblem as problem:
         prefix = EDITING_PREFIX if spec.editing else GENERATION_PREFIX
         return [f"{prefix}{problem}"]
     return []

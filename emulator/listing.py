@@ -35,10 +35,7 @@ _PUBLISHER_LIST = re.compile(r"^/(?P<version>v1beta1)/publishers/(?P<publisher>[
 # Publisher models the catalog lists beyond the ones the emulator can serve (Vertex's catalog is
 # much larger than what any one gateway routes).
 _CATALOG_ONLY = {
-    "google": (
-        "veo-3.0-generate-001",
-        "gemma-3-27b-it",
-    ),
+    "google": ("gemma-3-27b-it",),
     "anthropic": ("claude-opus-4-5@20251101",),
 }
 

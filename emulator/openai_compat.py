@@ -27,6 +27,7 @@ from emulator.openai_rules import semantic_problems
 from emulator.openai_schema import structural_problems
 from emulator.openai_stream import ChatChunkWriter
 from emulator.routing import CHAT_COMPLETIONS, ENDPOINT, MethodRegistry, VertexTarget
+from emulator.unary import send_unary
 from emulator.vertex import VertexCall
 
 OPENAPI_ENDPOINT = "openapi"
@@ -86,9 +87,6 @@ async def chat_completions(call: VertexCall) -> web.StreamResponse:
         options = call.body.get("stream_options") or {}
         chunks = stream_chunks(plan, include_usage=options.get("include_usage") is True)
         return await ChatChunkWriter(call.request, call.record, call.fault).run(chunks)
-    # handlers imports this module to register it, so its unary sender is imported late.
-    from emulator.handlers import send_unary
-
     return await send_unary(call, unary_response(plan))
 
 

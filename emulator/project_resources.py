@@ -2,28 +2,38 @@
 
 Every project and location starts with the same small set (a tuned Gemini model deployed to an
 endpoint, a custom model deployed to another, an undeployed model and an empty endpoint), so
-listings are deterministic. Tests add more through the admin API to exercise paging; a reset
-restores the seed. Shapes follow the discovery document's `Model` and `Endpoint` schemas.
+listings are deterministic. Tests add more through the admin API to exercise paging, and a
+tuning job that succeeds adds its tuned model and the endpoint serving it (names with the
+project number, as Vertex writes them); a reset restores the seed. Shapes follow the discovery
+document's `Model` and `Endpoint` schemas.
+
+A path may name a project by its id or its number (``batch_jobs.project_number``): lookups
+accept both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+from emulator.batch_jobs import project_number, timestamp
 
 _CREATED = "2026-10-01T09:00:00.000000Z"
 
 
-def _model(parent: str, model_id: str, display: str, base: str | None) -> dict[str, Any]:
+def _model(
+    parent: str, model_id: str, display: str, base: str | None, created: str = _CREATED
+) -> dict[str, Any]:
     model: dict[str, Any] = {
         "name": f"{parent}/models/{model_id}",
         "displayName": display,
         "versionId": "1",
         "versionAliases": ["default"],
-        "createTime": _CREATED,
-        "updateTime": _CREATED,
-        "versionCreateTime": _CREATED,
-        "versionUpdateTime": _CREATED,
+        "createTime": created,
+        "updateTime": created,
+        "versionCreateTime": created,
+        "versionUpdateTime": created,
         "etag": f"etag-{model_id}",
     }
     if base is not None:
@@ -33,13 +43,17 @@ def _model(parent: str, model_id: str, display: str, base: str | None) -> dict[s
 
 
 def _endpoint(
-    parent: str, endpoint_id: str, display: str, deployed: list[tuple[str, str, str]]
+    parent: str,
+    endpoint_id: str,
+    display: str,
+    deployed: list[tuple[str, str, str]],
+    created: str = _CREATED,
 ) -> dict[str, Any]:
     endpoint: dict[str, Any] = {
         "name": f"{parent}/endpoints/{endpoint_id}",
         "displayName": display,
-        "createTime": _CREATED,
-        "updateTime": _CREATED,
+        "createTime": created,
+        "updateTime": created,
         "etag": f"etag-{endpoint_id}",
     }
     if deployed:
@@ -49,7 +63,7 @@ def _endpoint(
                 "model": f"{parent}/models/{model_id}",
                 "displayName": name,
                 "modelVersionId": "1",
-                "createTime": _CREATED,
+                "createTime": created,
             }
             for deployed_id, model_id, name in deployed
         ]
@@ -114,6 +128,56 @@ class ProjectResources:
             self._endpoints[key].append(
                 _endpoint(parent, str(80000 + start + i), f"generated-{start + i}", [])
             )
+
+    def add_tuned(
+        self,
+        project: str,
+        location: str,
+        *,
+        ids: tuple[str, str, str],
+        display_name: str,
+        base_model: str,
+        labels: dict[str, str],
+    ) -> tuple[str, str]:
+        """Register a tuning job's result: the tuned model (base ``publishers/google/models/…``)
+        and an endpoint serving it. ``ids`` are the model, endpoint and deployed-model ids.
+        Returns the model and endpoint names (``projects/{number}/locations/{l}/…``)."""
+        key = self._ensure(project, location)
+        parent = f"projects/{project_number(project)}/locations/{location}"
+        model_id, endpoint_id, deployed_id = ids
+        created = timestamp(datetime.now(UTC))
+        model = _model(parent, model_id, display_name, base_model, created)
+        endpoint = _endpoint(
+            parent, endpoint_id, display_name, [(deployed_id, model_id, display_name)], created
+        )
+        if labels:
+            model["labels"] = endpoint["labels"] = dict(labels)
+        self._models[key].append(model)
+        self._endpoints[key].append(endpoint)
+        return model["name"], endpoint["name"]
+
+    def _matching_keys(self, project: str, location: str) -> list[tuple[str, str]]:
+        self._ensure(project, location)
+        number = project_number(project)
+        return [
+            key for key in self._models if key[1] == location and project_number(key[0]) == number
+        ]
+
+    def find_endpoint(self, project: str, location: str, endpoint_id: str) -> dict[str, Any] | None:
+        """The endpoint with that id under that parent (project id or number), or None."""
+        for key in self._matching_keys(project, location):
+            for endpoint in self._endpoints[key]:
+                if endpoint["name"].rsplit("/", 1)[1] == endpoint_id:
+                    return endpoint
+        return None
+
+    def find_model(self, project: str, location: str, model_id: str) -> dict[str, Any] | None:
+        """The model with that id under that parent (project id or number), or None."""
+        for key in self._matching_keys(project, location):
+            for model in self._models[key]:
+                if model["name"].rsplit("/", 1)[1] == model_id:
+                    return model
+        return None
 
     def clear(self) -> None:
         """Back to the seed."""

@@ -14,6 +14,8 @@ from emulator.faults import FaultBook
 from emulator.project_resources import ProjectResources
 from emulator.records import RecordLog
 from emulator.service_accounts import ServiceAccountRegistry
+from emulator.tuning_jobs import TuningJobStore
+from emulator.veo_ops import VideoOperationStore
 
 
 @dataclass
@@ -46,10 +48,13 @@ class EmulatorState:
         self.policy = AuthPolicy(frozenset(options.api_keys), options.allow_anonymous)
         self.resources = ProjectResources()
         self.batch_jobs = BatchJobStore()
+        self.tuning_jobs = TuningJobStore()
+        self.video_operations = VideoOperationStore()
 
     def reset(self) -> None:
         """Clear requests, faults and counters, restore the default config and project resources,
-        stop and forget batch jobs (their Cloud Storage output stays).
+        stop and forget batch and tuning jobs and Veo operations (their Cloud Storage output
+        stays).
 
         Service accounts, API keys, issued tokens and the audit trail survive.
         """
@@ -59,6 +64,8 @@ class EmulatorState:
         self.config = self.options.default_config()
         self.resources.clear()
         self.batch_jobs.clear()
+        self.tuning_jobs.clear()
+        self.video_operations.clear()
 
 
 STATE_KEY: web.AppKey[EmulatorState] = web.AppKey("emulator_state", EmulatorState)

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import batch_api, errors, listing, rules
+from emulator import batch_api, errors, listing, rules, tuned_endpoints, tuning_api
 from emulator.auth import Credentials, check_credentials, presented_credentials
 from emulator.batch_create import CreateCheck, check_create
 from emulator.catalog import ModelInfo, find_model, is_valid_location
@@ -24,6 +24,8 @@ from emulator.records import RequestRecord, redact_headers, redact_query
 from emulator.routing import REGISTRY_KEY, MethodSpec, VertexTarget, parse_path
 from emulator.sse import ClientGone, pause
 from emulator.state import EmulatorState, state_of
+from emulator.tuning_rules import TuningCheck
+from emulator.tuning_rules import check_create as check_tuning_create
 
 
 @dataclass
@@ -80,13 +82,17 @@ def check_body(
         return parsed, BodyCheck(parsed, [], [])
     result = doc.validate(schema, parsed, lenient_names=state.config.lenient_field_names)
     body = result.normalized if isinstance(result.normalized, dict) else {}
-    model = find_model(str(target.publisher), str(target.model)) if target.model else None
+    if target.endpoint is not None:
+        # A tuned endpoint validates as its base model does (thinking ranges, token limits).
+        model = tuned_endpoints.serving_model(state.resources, target)
+    else:
+        model = find_model(str(target.publisher), str(target.model)) if target.model else None
     context = rules.RuleContext(
         version=target.version,
         method=spec.method,
         max_output_tokens=model.max_output_tokens if model else 65536,
         reject_function_call_id=state.config.reject_function_call_id,
-        model_id=target.model,
+        model_id=model.model_id if model else target.model,
         project=target.project,
         location=target.location,
     )
@@ -184,15 +190,26 @@ async def _serve(
     target = parse_path(request.path)
     listing_of = listing.parse(request.path) if request.method == "GET" else None
     batch = batch_api.parse(request.method, request.path)
+    tuning = tuning_api.parse(request.method, request.path)
     spec = registry.lookup(target) if target else None
     check: BodyCheck | None = None
     batch_check: CreateCheck | None = None
+    tuning_check: TuningCheck | None = None
     custom_problems: list[str] = []
     if batch is not None and batch.action is batch_api.Action.CREATE:
         record.body, batch_check = check_create(
             state, batch.version, batch.project, batch.location, request, raw
         )
         record.schema_errors = batch_check.audited
+        state.records.note_validated(record.user_agent, request.path, record.schema_errors)
+    elif tuning is not None and tuning.action is tuning_api.Action.CREATE:
+        record.body, tuning_check = check_tuning_create(
+            tuning.version,
+            request.headers.get("Content-Type"),
+            raw,
+            lenient_names=state.config.lenient_field_names,
+        )
+        record.schema_errors = tuning_check.audited
         state.records.note_validated(record.user_agent, request.path, record.schema_errors)
     elif target and spec and spec.request_method and request.method == "POST":
         record.body, check = check_body(state, target, spec, request, raw)
@@ -223,6 +240,8 @@ async def _serve(
             if listing_of
             else batch.rpc
             if batch
+            else tuning.rpc
+            if tuning
             else rpc_spec.rpc_name(target.version)
             if rpc_spec and target
             else None
@@ -249,6 +268,11 @@ async def _serve(
         return listing.respond(listing_of, request, state)
     if batch is not None:
         return batch_api.respond(batch, request, state, raw, batch_check)
+    if tuning is not None:
+        refused: list[str] = []
+        answer = await tuning_api.respond(tuning, request, state, raw, tuning_check, refused)
+        record.schema_errors = [*record.schema_errors, *refused]
+        return answer
     if target is None or request.method != "POST":
         return errors.html_not_found(request.path)
     if target.location is not None and not is_valid_location(target.location):
@@ -264,6 +288,12 @@ async def _serve(
         if model is None:
             error = errors.publisher_model_not_found(target.resource)
             return errors.error_response(error, wrap_array=wrap)
+    if target.endpoint is not None and spec.method in tuned_endpoints.GEMINI_METHODS:
+        # An endpoint that cannot serve Gemini is refused before its body is looked at, as an
+        # unknown publisher model is.
+        endpoint_error = tuned_endpoints.gemini_error(state.resources, target)
+        if endpoint_error is not None:
+            return errors.error_response(endpoint_error, wrap_array=wrap)
     problem = body_error(check) if check else None
     if problem is not None:
         return errors.error_response(problem, wrap_array=wrap)

@@ -145,6 +145,8 @@ def test_admin_client_round_trip(emulator: EmulatorProcess, admin: EmulatorAdmin
         "lenient_field_names": False,
         "batch_step_seconds": 0.2,
         "batch_lines_per_step": 1000,
+        "veo_pending_fetches": 2,
+        "tuning_step_seconds": 0.2,
     }
 
     admin.revoke_tokens()
