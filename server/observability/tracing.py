@@ -57,14 +57,25 @@ def enabled() -> bool:
     return _STATE["tracer"] is not None
 
 
+# What the span hooks return while tracing is off: entering and leaving it costs next to nothing.
+_OFF: contextlib.nullcontext[None] = contextlib.nullcontext()
+
+
+def rpc_span(method: str, metadata: Iterable[Any] | None) -> contextlib.AbstractContextManager[Any]:
+    """A server span for one RPC (see `_rpc_span`), or nothing while tracing is off."""
+    return _OFF if _STATE["tracer"] is None else _rpc_span(method, metadata)
+
+
+def upstream_span(method: str, url: str) -> contextlib.AbstractContextManager[Any]:
+    """A client span for one Vertex AI attempt (see `_upstream_span`), or nothing while off."""
+    return _OFF if _STATE["tracer"] is None else _upstream_span(method, url)
+
+
 @contextlib.contextmanager
-def rpc_span(method: str, metadata: Iterable[Any] | None) -> Iterator[Any]:
+def _rpc_span(method: str, metadata: Iterable[Any] | None) -> Iterator[Any]:
     """A server span for one RPC (`method` is `Service/Method`), named as OpenTelemetry's RPC
     conventions say (`vertex_gateway.v1.ChatService/Chat`), current while the handler runs."""
     tracer = _STATE["tracer"]
-    if tracer is None:
-        yield None
-        return
     carrier = {k: v for k, v in metadata or () if k in ("traceparent", "tracestate")}
     parent = _PROPAGATOR.extract(carrier) if carrier else None
     service, _, name = method.rpartition("/")
@@ -89,13 +100,10 @@ def rpc_status(span: Any, code: str) -> None:
 
 
 @contextlib.contextmanager
-def upstream_span(method: str, url: str) -> Iterator[Any]:
+def _upstream_span(method: str, url: str) -> Iterator[Any]:
     """A client span for one attempt at a Vertex AI call (its URL carries no secret: keys and
     tokens travel in headers)."""
     tracer = _STATE["tracer"]
-    if tracer is None:
-        yield None
-        return
     path = url.split("?", 1)[0]
     with tracer.start_as_current_span(
         f"{method} {path.rsplit(':', 1)[-1] if ':' in path.rsplit('/', 1)[-1] else 'vertex'}",

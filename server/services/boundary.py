@@ -55,12 +55,12 @@ class StreamGate:
                 retry_delay_seconds=STREAM_RETRY_SECONDS,
             )
         self.open += 1
-        metrics.STREAMS_IN_FLIGHT.inc()
+        metrics.streams_changed(1)
 
     def leave(self) -> None:
         """Count a stream out."""
         self.open -= 1
-        metrics.STREAMS_IN_FLIGHT.dec()
+        metrics.streams_changed(-1)
 
 
 Req = TypeVar("Req")
@@ -146,12 +146,9 @@ def _account(reply: Any) -> tuple[tuple[str, str], ...]:
     caller = current_caller()
     who = caller.caller if caller is not None else "anonymous"
     used = account(usage, PRICES.get(model))
-    metrics.tokens_used(model, who, "input", used.input)
-    metrics.tokens_used(model, who, "output", used.output)
-    metrics.tokens_used(model, who, "reasoning", used.reasoning)
-    metrics.tokens_used(model, who, "cached_input", used.cached_input)
-    if used.cost_usd is not None:
-        metrics.cost_added(model, who, used.cost_usd)
+    metrics.usage(
+        model, who, (used.input, used.output, used.reasoning, used.cached_input), used.cost_usd
+    )
     return trailing_metadata(used)
 
 

@@ -8,8 +8,10 @@ built fresh for every call, never shared between requests.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -80,6 +82,11 @@ class ApiKeyAuth:
         return False
 
 
+# google-auth refreshes 3m45s before expiry; the cached headers stop five minutes before it.
+_REFRESH_MARGIN_SECONDS = 300.0
+_UNKNOWN_EXPIRY_RECHECK_SECONDS = 30.0
+
+
 class GoogleAuth:
     """OAuth access tokens from any google-auth credentials object."""
 
@@ -90,19 +97,37 @@ class GoogleAuth:
         self._lock = asyncio.Lock()
         self._session = requests.Session()
         self.refresh_count = 0
+        self._cached: dict[str, str] | None = None
+        self._fresh_until = 0.0
 
     def __repr__(self) -> str:
         return f"GoogleAuth({type(self._creds).__name__})"
 
     async def headers(self) -> dict[str, str]:
-        """Bearer header, refreshing first if the token is missing or near expiry."""
+        """Bearer header, refreshing first if the token is missing or near expiry.
+
+        The headers are kept until well before the token's expiry (a monotonic deadline), so
+        the hot path does not ask google-auth for the UTC time on every call. Callers copy the
+        dict, never change it."""
+        if self._cached is not None and time.monotonic() < self._fresh_until:
+            return self._cached
         if not self._creds.valid:
             async with self._lock:
                 if not self._creds.valid:  # another caller may have refreshed meanwhile
                     await self._refresh()
         out: dict[str, str] = {}
         self._creds.apply(out)  # type: ignore[no-untyped-call]  # also adds x-goog-user-project for user credentials
+        self._cached, self._fresh_until = out, time.monotonic() + self._seconds_left()
         return out
+
+    def _seconds_left(self) -> float:
+        """How long the current token may be sent without asking google-auth again: its
+        lifetime less a margin wider than google-auth's own refresh threshold."""
+        expiry = self._creds.expiry
+        if expiry is None:
+            return _UNKNOWN_EXPIRY_RECHECK_SECONDS
+        left = float((expiry - datetime.datetime.utcnow()).total_seconds())
+        return max(0.0, left - _REFRESH_MARGIN_SECONDS)
 
     async def unauthorized(self, used: dict[str, str]) -> bool:
         """Drop the token that was refused (unless already replaced) and fetch a new one."""
@@ -113,6 +138,7 @@ class GoogleAuth:
         return True
 
     async def _refresh(self) -> None:
+        self._cached = None
         request = google.auth.transport.requests.Request(self._session)
         try:
             await asyncio.to_thread(self._creds.refresh, request)
