@@ -29,6 +29,10 @@ from vertex_gateway.v1 import (
     model_pb2_grpc,
     speech_pb2,
     speech_pb2_grpc,
+    tuning_pb2,
+    tuning_pb2_grpc,
+    video_pb2,
+    video_pb2_grpc,
 )
 
 from server import __version__
@@ -42,6 +46,8 @@ from server.backends.multimodal_embedding import MultimodalEmbeddingBackend
 from server.backends.openai_chat import OpenAIChatBackend
 from server.backends.speech import GeminiTranscriptionBackend, GeminiTtsBackend
 from server.backends.text_embedding import GeminiEmbeddingBackend, TextEmbeddingBackend
+from server.backends.tuning import TuningStore
+from server.backends.video import VideoBackend
 from server.callers import CallerInterceptor, Callers
 from server.config import GatewayConfig, VertexConfig
 from server.decoding import register
@@ -56,6 +62,8 @@ from server.services.files import FileService
 from server.services.images import ImageService
 from server.services.models import ModelService
 from server.services.speech import SpeechService
+from server.services.tuning import TuningService
+from server.services.video import VideoService
 from server.vertex.accounts import Account, AccountPool
 from server.vertex.auth import AuthProvider, build_auth
 from server.vertex.breaker import CircuitBreaker
@@ -77,6 +85,8 @@ SERVICE_NAMES: tuple[str, ...] = (
     speech_pb2.DESCRIPTOR.services_by_name["SpeechService"].full_name,
     batch_pb2.DESCRIPTOR.services_by_name["BatchService"].full_name,
     file_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
+    video_pb2.DESCRIPTOR.services_by_name["VideoService"].full_name,
+    tuning_pb2.DESCRIPTOR.services_by_name["TuningService"].full_name,
 )
 
 
@@ -303,6 +313,21 @@ async def create_gateway(
                 ),
                 Family.GEMINI: GeminiImageBackend(client, target_for, concurrency=fan_out),
             },
+        ),
+    )
+    video_service = VideoService(
+        router, VideoBackend(client, target_for, gcs, output_prefixes=v.output_gcs_prefixes)
+    )
+    video_service.stream_gate = gate
+    register(server, video_pb2_grpc.add_VideoServiceServicer_to_server, video_service)
+    register(
+        server,
+        tuning_pb2_grpc.add_TuningServiceServicer_to_server,
+        TuningService(
+            router,
+            TuningStore(
+                client, target_for, gcs, files, config.storage, router.default_location, discovery
+            ),
         ),
     )
     health_servicer = health_aio.HealthServicer()

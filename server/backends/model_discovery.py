@@ -72,6 +72,11 @@ class ModelDiscovery:
             log.info("model discovery still running; listing what is already known")
         return self._known
 
+    def invalidate(self) -> None:
+        """Read Vertex's lists again at the next snapshot (a tuning job just created an
+        endpoint that callers should see without waiting for the TTL)."""
+        self._fresh_until = float("-inf")
+
     async def close(self) -> None:
         """Stop a round in progress."""
         if self._task is not None and not self._task.done():

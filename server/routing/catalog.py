@@ -152,7 +152,7 @@ def _add_discovered(
     ]
     by_id = {e.id: e for e in custom}
     endpoints = [
-        e
+        _callable(router, e)
         for item in found.endpoints
         if (e := model_listing.endpoint_entry(item, by_id, found.location))
     ]
@@ -173,6 +173,22 @@ def _add_discovered(
         if listed is not None:
             position[key] = len(out)
             out.append(listed)
+
+
+def _callable(router: Router, entry: model_pb2.Model) -> model_pb2.Model:
+    """An endpoint serving a tuned Gemini model, with what Chat can do with it by name
+    (`endpoints/{id}`, routed as `Router.endpoint_spec` says); other endpoints stay listed
+    without capabilities."""
+    if entry.family != model_pb2.MODEL_FAMILY_TUNED:
+        return entry
+    endpoint_id = entry.id.removeprefix("endpoints/")
+    if router.lookup(entry.id) is None:
+        return entry
+    served = model_entry(router.endpoint_spec(endpoint_id), router.default_location)
+    entry.capabilities.extend(served.capabilities)
+    entry.input_modalities.extend(served.input_modalities)
+    entry.output_modalities.extend(served.output_modalities)
+    return entry
 
 
 def _filter_key(capabilities: Sequence[int]) -> str:
@@ -258,6 +274,8 @@ def get_model(router: Router, listing: Sequence[model_pb2.Model], name: str) -> 
         if model.id == ident:
             return model
     spec = router.lookup(ident)
+    if spec is not None and router.registry.get(spec.publisher, spec.id) is None:
+        spec = None  # an endpoint only Vertex knows about: listed above once discovered
     if spec is not None and not router.allows(spec):
         raise GatewayError(
             grpc.StatusCode.PERMISSION_DENIED,

@@ -48,6 +48,8 @@ class Capability(enum.Enum):
     TRANSCRIPTION = "transcription"
     BATCH = "batch"
     VIDEO = "video"
+    # Supervised tuning with this model as the base (TuningService).
+    TUNING = "tuning"
 
 
 class Reasoning(enum.Enum):
@@ -57,6 +59,20 @@ class Reasoning(enum.Enum):
     GEMINI_LEVEL = "gemini_level"  # Gemini 3+: thinkingConfig.thinkingLevel
     CLAUDE_BUDGET = "claude_budget"  # Claude extended thinking: thinking.budget_tokens
     OPENAI_EFFORT = "openai_effort"  # OpenAI-compatible reasoning_effort
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """What a Veo model takes, from Google's Veo model pages and API reference."""
+
+    # `durationSeconds` values (the default is 8 for every model).
+    durations: tuple[int, ...]
+    # `resolution` values; empty: the model takes no resolution (Veo 2 makes 720p only).
+    resolutions: tuple[str, ...]
+    # Veo 3 makes sound and needs `generateAudio`; Veo 2 makes none.
+    audio: bool
+    # `lastFrame` (interpolation between a first and a last frame): Veo 2 and 3.1.
+    last_frame: bool
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,11 @@ class ModelSpec:
     image_sizes: tuple[str, ...] = ()
     # Further locations tried in order when the first is throttled or failing (`locations:`).
     fallback_locations: tuple[str, ...] = ()
+    # Veo models: durations, resolutions, sound and frames they take.
+    video: VideoLimits | None = None
+    # Tunable base models: the adapter sizes (ranks) supervised tuning takes; empty with the
+    # tuning capability means any size (Vertex checks).
+    adapter_sizes: tuple[int, ...] = ()
 
     @property
     def key(self) -> str:
@@ -191,16 +212,41 @@ def _text_embedding(
     )  # fmt: skip
 
 
+def _veo(model_id: str, name: str, limits: VideoLimits) -> ModelSpec:
+    return ModelSpec(
+        model_id, "google", Family.VEO, frozenset({_C.VIDEO}), name, None, None, None,
+        video=limits,
+    )  # fmt: skip
+
+
+def _tunable(spec: ModelSpec, sizes: tuple[int, ...]) -> ModelSpec:
+    return replace(spec, capabilities=spec.capabilities | {_C.TUNING}, adapter_sizes=sizes)
+
+
+VEO_2 = VideoLimits(durations=(5, 6, 7, 8), resolutions=(), audio=False, last_frame=True)
+VEO_3 = VideoLimits(
+    durations=(4, 6, 8), resolutions=("720p", "1080p"), audio=True, last_frame=False
+)
+VEO_3_1 = VideoLimits(
+    durations=(4, 6, 8), resolutions=("720p", "1080p", "4k"), audio=True, last_frame=True
+)
+# Supervised tuning adapter sizes (Google's "About supervised fine-tuning for Gemini models").
+_ADAPTERS = (1, 2, 4, 8, 16)
+_ADAPTERS_PRO = (1, 2, 4, 8)
+
 _LEVELS_PRO = ("LOW", "HIGH")
 _LEVELS_FLASH = ("MINIMAL", "LOW", "MEDIUM", "HIGH")
 
 BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _gemini("gemini-2.0-flash", "Gemini 2.0 Flash", out=8192, budget=None),
-    _gemini("gemini-2.0-flash-001", "Gemini 2.0 Flash 001", out=8192, budget=None),
+    _tunable(_gemini("gemini-2.0-flash-001", "Gemini 2.0 Flash 001", out=8192, budget=None),
+             _ADAPTERS),
     _gemini("gemini-2.0-flash-lite", "Gemini 2.0 Flash-Lite", out=8192, budget=None),
-    _gemini("gemini-2.5-flash", "Gemini 2.5 Flash", budget=(1, 24576)),
-    _gemini("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", budget=(512, 24576)),
-    _gemini("gemini-2.5-pro", "Gemini 2.5 Pro", budget=(128, 32768), can_disable=False),
+    _tunable(_gemini("gemini-2.5-flash", "Gemini 2.5 Flash", budget=(1, 24576)), _ADAPTERS),
+    _tunable(_gemini("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", budget=(512, 24576)),
+             _ADAPTERS),
+    _tunable(_gemini("gemini-2.5-pro", "Gemini 2.5 Pro", budget=(128, 32768),
+                     can_disable=False), _ADAPTERS_PRO),
     _gemini("gemini-3-pro-preview", "Gemini 3 Pro (preview)", location="global",
             budget=(128, 32768), can_disable=False, levels=_LEVELS_PRO),
     _gemini("gemini-3-flash-preview", "Gemini 3 Flash (preview)", location="global",
@@ -251,11 +297,32 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _tts("gemini-2.5-flash-preview-tts", "Gemini 2.5 Flash TTS (preview)"),
     _tts("gemini-2.5-pro-preview-tts", "Gemini 2.5 Pro TTS (preview)"),
     _tts("gemini-2.5-flash-lite-preview-tts", "Gemini 2.5 Flash Lite TTS (preview)"),
-    ModelSpec(
-        "veo-3.0-generate-001", "google", Family.VEO,
-        frozenset({_C.VIDEO}), "Veo 3", None, None, None,
-    ),
+    _veo("veo-2.0-generate-001", "Veo 2", VEO_2),
+    _veo("veo-3.0-generate-001", "Veo 3", VEO_3),
+    _veo("veo-3.0-fast-generate-001", "Veo 3 Fast", VEO_3),
+    _veo("veo-3.1-generate-preview", "Veo 3.1 (preview)", VEO_3_1),
+    _veo("veo-3.1-fast-generate-preview", "Veo 3.1 Fast (preview)", VEO_3_1),
+    _veo("veo-3.1-generate-001", "Veo 3.1", VEO_3_1),
+    _veo("veo-3.1-fast-generate-001", "Veo 3.1 Fast", VEO_3_1),
 )  # fmt: skip
+
+# What a project endpoint serving a tuned Gemini model can do through the gateway when called
+# by name ("endpoints/{id}"): chat like its base model. Not batch prediction or transcription,
+# which address publisher models; reasoning as for a Gemini model added by configuration (Vertex
+# checks the exact budget of the base model).
+TUNED_ENDPOINT_CAPABILITIES = (_GEMINI_CHAT - {_C.BATCH, _C.TRANSCRIPTION}) | {_C.REASONING}
+# The publisher segment of endpoint model names ("endpoints/{id}").
+ENDPOINT_PUBLISHER = "endpoints"
+
+
+def tuned_endpoint_spec(endpoint_id: str) -> ModelSpec:
+    """The model a project endpoint stands for when called by name: a (tuned) Gemini model
+    served at `endpoints/{endpoint_id}:generateContent`. The id must already be checked."""
+    return ModelSpec(
+        endpoint_id, ENDPOINT_PUBLISHER, Family.GEMINI, TUNED_ENDPOINT_CAPABILITIES,
+        f"Vertex endpoint {endpoint_id}", reasoning=Reasoning.GEMINI_BUDGET,
+        thinking_budget=(1, 32768), thinking_can_disable=True, endpoint=endpoint_id,
+    )  # fmt: skip
 
 
 class Registry:

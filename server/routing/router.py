@@ -13,10 +13,14 @@ from server.callers import current_caller
 from server.errors import GatewayError, invalid_argument
 from server.observability import labels
 
-from .registry import Capability, ModelSpec, Registry
+from .registry import ENDPOINT_PUBLISHER, Capability, ModelSpec, Registry, tuned_endpoint_spec
 
 _ROUTE_CACHE = 4096
 _MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$")
+# Vertex endpoint ids (discovery `endpoints.create` endpointId): generated ones are int64
+# numbers; chosen ones are up to 9 digits without a leading zero, or start with a letter and
+# have up to 63 of a-z, 0-9 and '-', ending with a letter or digit.
+_ENDPOINT_ID_RE = re.compile(r"^(?:[1-9][0-9]{0,18}|[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?)$")
 
 
 @dataclass(frozen=True)
@@ -110,11 +114,22 @@ class Router:
         )
 
     def lookup(self, model: str) -> ModelSpec | None:
-        """The registry model a string names (alias, id, publisher/id), or None."""
+        """The model a string names (alias, id, publisher/id, endpoints/{id}), or None."""
         text = self._normalize(model)
         target = self._normalize(self._aliases.get(text, text))
         publisher, _, model_id = target.rpartition("/")
-        return self._registry.get(publisher or None, model_id)
+        spec = self._registry.get(publisher or None, model_id)
+        if spec is None and publisher == ENDPOINT_PUBLISHER and valid_endpoint_id(model_id):
+            return self.endpoint_spec(model_id)
+        return spec
+
+    def endpoint_spec(self, endpoint_id: str) -> ModelSpec:
+        """What `endpoints/{endpoint_id}` stands for: the configured model served by that
+        endpoint, else a tuned Gemini model on it. The id must be valid (`valid_endpoint_id`)."""
+        for spec in self._registry.all():
+            if spec.endpoint == endpoint_id:
+                return spec
+        return tuned_endpoint_spec(endpoint_id)
 
     @staticmethod
     def _normalize(model: str) -> str:
@@ -162,6 +177,15 @@ class Router:
         if not _MODEL_RE.match(model_id) or (publisher and not _MODEL_RE.match(publisher)):
             raise invalid_argument(field, f"{model!r} is not a valid model name")
         spec = self._registry.get(publisher or None, model_id)
+        if spec is None and publisher == ENDPOINT_PUBLISHER:
+            # A project endpoint by name: its id goes into the URL, so it is checked here.
+            if not valid_endpoint_id(model_id):
+                raise invalid_argument(
+                    field,
+                    f"{model!r} is not a Vertex endpoint name (endpoints/ followed by a numeric"
+                    " id, or a lowercase id of letters, digits and '-')",
+                )
+            spec = self.endpoint_spec(model_id)
         if spec is None:
             raise GatewayError(
                 grpc.StatusCode.NOT_FOUND,
@@ -185,3 +209,9 @@ class Router:
                 metadata={"model": model, "capability": capability.value},
             )
         return Route(model, spec, spec.location or self._default_location)
+
+
+def valid_endpoint_id(endpoint_id: str) -> bool:
+    """True for an id Vertex may give an endpoint (not `openapi`, the shared Model Garden
+    endpoint, which serves publisher models rather than a model of its own)."""
+    return endpoint_id != OPENAPI_ENDPOINT and _ENDPOINT_ID_RE.match(endpoint_id) is not None

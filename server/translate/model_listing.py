@@ -2,9 +2,10 @@
 
 Endpoints (`ListEndpoints`), the project's model registry (`ListModels`) and the publisher
 catalogs (`v1beta1 ListPublisherModels`). An entry says what the gateway can do with the model:
-endpoints and custom models are listed so callers can see them, with no capabilities until the
-gateway routes calls to project endpoints; catalog models the registry does not know are listed
-the same way (add one under `models:` in the configuration to use it).
+an endpoint serving a tuned Gemini model is callable by name (`endpoints/{id}`; the routing
+catalog gives it chat capabilities); other endpoints, custom models and catalog models the
+registry does not know are listed so callers can see them, without capabilities (add one under
+`models:` in the configuration to use it).
 """
 
 from __future__ import annotations

@@ -208,7 +208,7 @@ async def test_health_reports_every_service(channel: grpc.aio.Channel) -> None:
     from server.app import SERVICE_NAMES
 
     stub = health_pb2_grpc.HealthStub(channel)
-    assert len(SERVICE_NAMES) == 7
+    assert len(SERVICE_NAMES) == 9
     for name in ("", *SERVICE_NAMES):
         resp = await stub.Check(health_pb2.HealthCheckRequest(service=name))
         assert resp.status == health_pb2.HealthCheckResponse.SERVING

@@ -124,7 +124,8 @@ def test_grpcurl_lists_all_services(server: ServerProcess) -> None:
         "vertex_gateway.v1.ChatService", "vertex_gateway.v1.EmbeddingService",
         "vertex_gateway.v1.ImageService", "vertex_gateway.v1.SpeechService",
         "vertex_gateway.v1.BatchService", "vertex_gateway.v1.FileService",
-        "vertex_gateway.v1.ModelService", "grpc.health.v1.Health",
+        "vertex_gateway.v1.ModelService", "vertex_gateway.v1.VideoService",
+        "vertex_gateway.v1.TuningService", "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     }  # fmt: skip
     described = server.grpcurl("describe", "vertex_gateway.v1.ChatService")

@@ -35,6 +35,10 @@ from vertex_gateway.v1 import (
     model_pb2_grpc,
     speech_pb2,
     speech_pb2_grpc,
+    tuning_pb2,
+    tuning_pb2_grpc,
+    video_pb2,
+    video_pb2_grpc,
 )  # fmt: skip
 
 from .proto_strategies import messages
@@ -113,6 +117,14 @@ UNARY = [
     ("speech", speech_pb2_grpc.SpeechServiceStub, "StreamSynthesize", speech_pb2.SynthesizeRequest),
     ("files", file_pb2_grpc.FileServiceStub, "DownloadFile", file_pb2.DownloadFileRequest),
     ("batches", batch_pb2_grpc.BatchServiceStub, "ListBatchResults", batch_pb2.ListBatchResultsRequest),
+    ("video", video_pb2_grpc.VideoServiceStub, "GenerateVideo", video_pb2.GenerateVideoRequest),
+    ("video", video_pb2_grpc.VideoServiceStub, "GetVideoJob", video_pb2.GetVideoJobRequest),
+    ("video", video_pb2_grpc.VideoServiceStub, "CancelVideoJob", video_pb2.CancelVideoJobRequest),
+    ("video", video_pb2_grpc.VideoServiceStub, "DownloadVideo", video_pb2.DownloadVideoRequest),
+    ("tuning", tuning_pb2_grpc.TuningServiceStub, "CreateTuningJob", tuning_pb2.CreateTuningJobRequest),
+    ("tuning", tuning_pb2_grpc.TuningServiceStub, "GetTuningJob", tuning_pb2.GetTuningJobRequest),
+    ("tuning", tuning_pb2_grpc.TuningServiceStub, "ListTuningJobs", tuning_pb2.ListTuningJobsRequest),
+    ("tuning", tuning_pb2_grpc.TuningServiceStub, "CancelTuningJob", tuning_pb2.CancelTuningJobRequest),
 ]  # fmt: skip
 
 

@@ -29,12 +29,17 @@ from vertex_gateway.v1 import (
     image_pb2,
     model_pb2,
     speech_pb2,
+    tuning_pb2,
+    video_pb2,
 )
 
 from .polyglot_gateway import RunningGateway, running_gateway
 
 CHAT_SERVICE = "vertex_gateway.v1.ChatService"
-PROTO_MODULES = (chat_pb2, embedding_pb2, image_pb2, speech_pb2, batch_pb2, file_pb2, model_pb2)
+PROTO_MODULES = (
+    chat_pb2, embedding_pb2, image_pb2, speech_pb2, batch_pb2, file_pb2, model_pb2, video_pb2,
+    tuning_pb2,
+)  # fmt: skip
 CHAT: dict[str, Any] = {
     "model": "gemini-2.5-flash",
     "messages": [{"role": "ROLE_USER", "parts": [{"text": "Tell me about the tides"}]}],

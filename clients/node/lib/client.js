@@ -64,7 +64,8 @@ function propertyName(serviceName) {
 /**
  * A connection to the gateway. Each service is a property holding its methods in camelCase:
  * `chat.chat`, `chat.streamChat`, `embedding.embed`, `model.listModels`, `image`,
- * `speech`, `batch`, `file`. `raw` holds the underlying grpc-js clients by service name.
+ * `speech`, `batch`, `file`, `video`, `tuning`. `raw` holds the underlying grpc-js clients by
+ * service name.
  */
 class GatewayClient {
   /**

@@ -45,6 +45,8 @@ test('a client exposes every service and method of the protos', () => {
     'ImageService',
     'ModelService',
     'SpeechService',
+    'TuningService',
+    'VideoService',
   ]);
   const gw = connect('127.0.0.1:1');
   try {

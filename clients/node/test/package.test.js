@@ -65,6 +65,6 @@ test('npm pack makes a tarball that loads every service outside the repository',
   `;
   const result = JSON.parse(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8' }));
   assert.equal(result.protos, path.join(unpacked, 'protos'));
-  assert.equal(result.services.length, 7);
+  assert.equal(result.services.length, 9);
   assert.equal(result.streamChat, 'function');
 });

@@ -2,7 +2,7 @@
 
 Each owns one channel and exposes the generated stub of every service (`chat_service`,
 `embedding_service`, `image_service`, `speech_service`, `batch_service`, `file_service`,
-`model_service`). Every call through them gets the client's default deadline and metadata (the
+`model_service`, `video_service`, `tuning_service`). Every call through them gets the client's default deadline and metadata (the
 API key), retries of UNAVAILABLE, and failures raised as `vertex_gateway.errors` exceptions.
 `chat()` and `stream_chat()` are shortcuts that take a model and a prompt.
 """
@@ -36,6 +36,8 @@ from vertex_gateway.v1 import (
     image_pb2_grpc,
     model_pb2_grpc,
     speech_pb2_grpc,
+    tuning_pb2_grpc,
+    video_pb2_grpc,
 )
 
 ChatResponses = chat_pb2.ChatResponse | chat_pb2.StreamChatResponse
@@ -154,6 +156,8 @@ class VertexGateway:
         self.batch_service = batch_pb2_grpc.BatchServiceStub(self.channel)
         self.file_service = file_pb2_grpc.FileServiceStub(self.channel)
         self.model_service = model_pb2_grpc.ModelServiceStub(self.channel)
+        self.video_service = video_pb2_grpc.VideoServiceStub(self.channel)
+        self.tuning_service = tuning_pb2_grpc.TuningServiceStub(self.channel)
 
     @overload
     def chat(
@@ -302,6 +306,8 @@ class AsyncVertexGateway:
         self.batch_service = batch_pb2_grpc.BatchServiceStub(self.channel)
         self.file_service = file_pb2_grpc.FileServiceStub(self.channel)
         self.model_service = model_pb2_grpc.ModelServiceStub(self.channel)
+        self.video_service = video_pb2_grpc.VideoServiceStub(self.channel)
+        self.tuning_service = tuning_pb2_grpc.TuningServiceStub(self.channel)
 
     @overload
     async def chat(
