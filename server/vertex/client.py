@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -124,16 +123,21 @@ class VertexClient:
         data = encode_body(body, self._max_request_bytes)
         if not isinstance(url, str):
             return await self._failover_json(url, data, deadline, resource, retry)
-        with self._slot(url):
+        with self._slot(url) if self._max_per_model else _NO_SLOT:
             if not retry:
                 return await self._json("POST", url, data, deadline, resource)
+            # with_retries written out: this is every unary call's path.
             key = self._model_key(url)
-            return await self.with_retries(
-                lambda: self._guarded(
-                    key, lambda: self._json("POST", url, data, deadline, resource)
-                ),
-                deadline,
-            )
+            self._budget.on_request()
+            attempt = 1
+            while True:
+                try:
+                    return await self._guarded_json(key, url, data, deadline, resource, None)
+                except VertexError as err:
+                    err.attempts = attempt
+                    if not await self.pause_before_retry(err, attempt, deadline):
+                        raise
+                    attempt += 1
 
     async def _failover_json(
         self, failover: Failover, data: bytes, deadline: Deadline, resource: bool, retry: bool
@@ -150,13 +154,10 @@ class VertexClient:
             for placement in placements:
                 attempt += 1
                 try:
-                    with self._slot(placement.url):
-                        result = await self._guarded(
-                            self._model_key(placement.url),
-                            functools.partial(
-                                self._json, "POST", placement.url, data, deadline, resource,
-                                placement.auth,
-                            ),
+                    with self._slot(placement.url) if self._max_per_model else _NO_SLOT:
+                        result = await self._guarded_json(
+                            self._model_key(placement.url), placement.url, data, deadline,
+                            resource, placement.auth,
                         )  # fmt: skip
                 except VertexError as err:
                     err.attempts = attempt
@@ -194,11 +195,19 @@ class VertexClient:
     def _model_key(url: str) -> str:
         return url.split("?", 1)[0].rsplit(":", 1)[0]
 
-    async def _guarded(self, key: str, call: Callable[[], Awaitable[_T]]) -> _T:
-        """One attempt through the model's circuit breaker."""
+    async def _guarded_json(
+        self,
+        key: str,
+        url: str,
+        data: bytes,
+        deadline: Deadline,
+        resource: bool,
+        auth: AuthProvider | None,
+    ) -> Any:
+        """One POST attempt through the model's circuit breaker."""
         self._breaker.before(key)
         try:
-            result = await call()
+            result = await self._json("POST", url, data, deadline, resource, auth)
         except VertexError as err:
             if retryable(err):
                 self._breaker.failure(key)
@@ -321,7 +330,7 @@ class VertexClient:
             headers = await self._headers(placement.auth)
             again = False
             try:
-                with self._slot(placement.url):
+                with self._slot(placement.url) if self._max_per_model else _NO_SLOT:
                     self._breaker.before(key)
                     async with self._timed_stream(
                         placement.url, headers, data, deadline.remaining()
@@ -395,6 +404,9 @@ class VertexClient:
                     metrics.upstream_done(labels.FAMILY.get(), "error", time.perf_counter() - start)
                 tracing.upstream_status(span, status)
 
+
+# What `_slot` stands for when no per-model limit is configured.
+_NO_SLOT: contextlib.nullcontext[None] = contextlib.nullcontext()
 
 # The OpenAI-compatible endpoint ends its streams with this sentinel instead of JSON.
 _DONE = "[DONE]"
