@@ -20,6 +20,7 @@ import grpc
 import grpc.aio
 
 from server.errors import GatewayError
+from server.observability import metrics, request_ids
 
 OPEN_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
                  "grpc.reflection.v1.ServerReflection")  # fmt: skip
@@ -181,10 +182,21 @@ def check(callers: Callers, metadata: Mapping[str, str]) -> CallerKey:
 
 
 def _guard(
-    behavior: Callable[..., Any], callers: Callers, streaming_response: bool
+    behavior: Callable[..., Any], callers: Callers, streaming_response: bool, method: str = ""
 ) -> Callable[..., Any]:
+    # `Service/Method`, as the RPC metrics name it.
+    label = method.rsplit(".", 1)[-1]
+
     async def refuse(context: grpc.aio.ServicerContext[Any, Any], err: GatewayError) -> None:
-        await context.abort_with_status(err.to_grpc_status())  # type: ignore[attr-defined]
+        # A refused call never reaches the servicer's boundary: count it and give it its
+        # request id here, as every RPC gets.
+        rid = request_ids.begin(context.invocation_metadata())
+        metrics.rpc_done(label, err.code.name, 0.0)
+        status = err.to_grpc_status()
+        status = status._replace(  # type: ignore[attr-defined]
+            trailing_metadata=(*status.trailing_metadata, (request_ids.HEADER, rid))
+        )
+        await context.abort_with_status(status)  # type: ignore[attr-defined]
 
     if streaming_response:
 
@@ -239,25 +251,25 @@ class CallerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             return handler
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                _guard(handler.unary_unary, self._callers, False),
+                _guard(handler.unary_unary, self._callers, False, method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                _guard(handler.unary_stream, self._callers, True),
+                _guard(handler.unary_stream, self._callers, True, method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                _guard(handler.stream_unary, self._callers, False),
+                _guard(handler.stream_unary, self._callers, False, method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         behavior: Any = handler.stream_stream
         return grpc.stream_stream_rpc_method_handler(
-            _guard(behavior, self._callers, True),
+            _guard(behavior, self._callers, True, method),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )

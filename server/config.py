@@ -574,6 +574,8 @@ def validate(config: GatewayConfig) -> None:
         raise ConfigError("vertex.retry_budget_ratio must be between 0 and 1")
     if not 1 <= v.max_concurrent_calls_per_request <= 256:
         raise ConfigError("vertex.max_concurrent_calls_per_request must be between 1 and 256")
+    if not re.match(r"^[a-z][a-z0-9-]{0,62}$", v.account_name):
+        raise ConfigError("vertex.account_name must be lowercase letters, digits and -")
     names = [v.account_name] + [a.name for a in v.accounts]
     if len(set(names)) != len(names):
         raise ConfigError("vertex.account_name and vertex.accounts[].name must be distinct")

@@ -9,6 +9,7 @@ cached price (the input price when none is given). A model without a price gets 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -106,7 +107,12 @@ def prices_from(entries: Mapping[str, Any]) -> dict[str, Price]:
             value = entry.get(key)
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value < 0
+            ):
                 raise ValueError(f"prices.{model}.{key} must be a number >= 0")
             values[key] = float(value)
         if "input" not in values or "output" not in values:

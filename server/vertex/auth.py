@@ -117,7 +117,10 @@ class GoogleAuth:
                     await self._refresh()
         out: dict[str, str] = {}
         self._creds.apply(out)  # type: ignore[no-untyped-call]  # also adds x-goog-user-project for user credentials
-        self._cached, self._fresh_until = out, time.monotonic() + self._seconds_left()
+        # Never cache while a refresh is under way (after a 401 the old token may still look
+        # valid): a refused token must not be kept for the rest of its lifetime.
+        if not self._lock.locked():
+            self._cached, self._fresh_until = out, time.monotonic() + self._seconds_left()
         return out
 
     def _seconds_left(self) -> float:
@@ -126,12 +129,17 @@ class GoogleAuth:
         expiry = self._creds.expiry
         if expiry is None:
             return _UNKNOWN_EXPIRY_RECHECK_SECONDS
-        left = float((expiry - datetime.datetime.utcnow()).total_seconds())
+        now = datetime.datetime.now(expiry.tzinfo) if expiry.tzinfo else datetime.datetime.utcnow()
+        left = float((expiry - now).total_seconds())
         return max(0.0, left - _REFRESH_MARGIN_SECONDS)
 
     async def unauthorized(self, used: dict[str, str]) -> bool:
         """Drop the token that was refused (unless already replaced) and fetch a new one."""
         async with self._lock:
+            if self._cached is not None and self._cached.get("authorization") == used.get(
+                "authorization"
+            ):
+                self._cached = None  # the refused header is never sent again
             current = f"Bearer {self._creds.token}" if self._creds.token else None
             if current is None or used.get("authorization") == current:
                 await self._refresh()
@@ -152,6 +160,7 @@ class GoogleAuth:
                 "CREDENTIALS_REFRESH_FAILED",
             ) from None
         self.refresh_count += 1
+        self._cached = None
         metrics.token_refreshed(True)
 
 

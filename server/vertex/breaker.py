@@ -53,6 +53,13 @@ class CircuitBreaker:
         if self._limit and key in self._circuits:
             del self._circuits[key]
 
+    def release(self, key: str) -> None:
+        """A call ended without showing whether the upstream is up (cancelled, say): if it was
+        the probe, the next call after the cooldown may probe instead."""
+        circuit = self._circuits.get(key) if self._limit else None
+        if circuit is not None:
+            circuit.probing = False
+
     def failure(self, key: str) -> None:
         """A call failed transiently."""
         if not self._limit:

@@ -18,7 +18,7 @@ from .auth import AuthProvider
 from .breaker import CircuitBreaker
 from .errors import VertexError, from_error_object, from_http_error, malformed
 from .http import Transport, timeout_error
-from .retry import RetryBudget, RetryPolicy, fails_over, retryable
+from .retry import RetryBudget, RetryPolicy, fails_over, local_refusal, retryable
 from .sse import SseDecoder, SseTooLarge
 
 
@@ -163,7 +163,10 @@ class VertexClient:
                     err.attempts = attempt
                     if not retry or not fails_over(err) or deadline.left() <= 0:
                         raise
-                    last = err
+                    # What the caller gets if every placement fails: Vertex's own answer (a 429
+                    # with its RetryInfo, say) over the gateway's refusal for one placement.
+                    if last is None or not local_refusal(err):
+                        last = err
                     if placement is not placements[-1]:
                         metrics.upstream_again(labels.FAMILY.get(), "failover")
                     continue
@@ -213,6 +216,9 @@ class VertexClient:
                 self._breaker.failure(key)
             else:
                 self._breaker.success(key)  # Vertex answered: it is up
+            raise
+        except BaseException:
+            self._breaker.release(key)  # cancelled: no verdict, but never a stuck probe
             raise
         self._breaker.success(key)
         return result
@@ -324,6 +330,7 @@ class VertexClient:
         self._budget.on_request()
         placements = failover.placements
         tries, round_, index, refreshed, started = 1, 1, 0, False, False
+        worst: VertexError | None = None  # the round's most telling failure, as in _failover_json
         while True:
             placement = placements[index]
             key = self._model_key(placement.url)
@@ -340,6 +347,7 @@ class VertexClient:
                             and not refreshed
                             and await placement.auth.unauthorized(headers)
                         ):
+                            self._breaker.success(key)  # Vertex answered: it is up
                             refreshed = again = True
                         elif resp.status >= 300:
                             raise from_http_error(resp.status, await resp.read())
@@ -366,20 +374,35 @@ class VertexClient:
                             return
             except VertexError as err:
                 err.attempts = tries
-                if not started and retryable(err):
-                    self._breaker.failure(key)
+                if not started:
+                    if retryable(err):
+                        self._breaker.failure(key)
+                    elif err.http_status is not None:
+                        self._breaker.success(key)  # Vertex answered: it is up
                 # Once an event went to the caller, a retry would repeat it: never then.
                 if started:
                     raise
+                if worst is None or not local_refusal(err):
+                    worst = err
                 if index + 1 < len(placements) and fails_over(err) and deadline.left() > 0:
                     index += 1  # the next account or location, at once
                     metrics.upstream_again(labels.FAMILY.get(), "failover")
-                elif await self.pause_before_retry(err, round_, deadline):
-                    index, round_ = 0, round_ + 1
                 else:
-                    raise
+                    # The round is over (or this failure is final): back off and start again
+                    # with the round's most telling failure, or give that to the caller.
+                    chosen = worst if fails_over(err) and worst is not None else err
+                    worst = None
+                    chosen.attempts = tries
+                    if not await self.pause_before_retry(chosen, round_, deadline):
+                        if chosen is err:
+                            raise
+                        raise chosen from None
+                    index, round_ = 0, round_ + 1
                 tries += 1
                 again = True
+            except BaseException:
+                self._breaker.release(key)  # cancelled or closed early: never a stuck probe
+                raise
             if not again:
                 return
 

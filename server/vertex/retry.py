@@ -45,6 +45,11 @@ def retryable(err: VertexError) -> bool:
 _LOCAL_REFUSALS = frozenset({"GATEWAY_MODEL_BUSY", "UPSTREAM_CIRCUIT_OPEN"})
 
 
+def local_refusal(err: VertexError) -> bool:
+    """Whether the gateway itself refused the call (no upstream answer behind the error)."""
+    return err.reason in _LOCAL_REFUSALS
+
+
 def fails_over(err: VertexError) -> bool:
     """Whether another placement (account, location) should get the call after this failure."""
     return retryable(err) or err.reason in _LOCAL_REFUSALS

@@ -75,6 +75,8 @@ async def test_caller_keys(
             d = error_details(info.value)
             assert d.code == grpc.StatusCode.UNAUTHENTICATED and d.info and d.info.reason == reason
             assert "search-key" not in d.message and "nope" not in d.message
+            # Refused before the servicer, yet with a request id like every RPC.
+            assert any(k == "x-request-id" for k, _ in info.value.trailing_metadata() or ())
         with pytest.raises(grpc.aio.AioRpcError) as info:
             async for _ in chat.StreamChat(ask("hi")):
                 pass
