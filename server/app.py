@@ -72,7 +72,7 @@ from server.vertex.gcs import GcsClient
 from server.vertex.http import Transport
 from server.vertex.http1 import Http1Transport
 from server.vertex.retry import RetryPolicy
-from server.vertex.urls import VertexTarget
+from server.vertex.urls import UrlError, VertexTarget
 
 log = logging.getLogger("vertex_gateway")
 
@@ -165,13 +165,17 @@ class Gateway:
 
 
 def _targets(
-    project: str | None, v: VertexConfig, base_url: str | None
+    project: str | None, v: VertexConfig, base_url: str | None, locations: frozenset[str]
 ) -> Callable[[str], VertexTarget]:
     targets: dict[str, VertexTarget] = {}
 
     def target_for(location: str) -> VertexTarget:
         target = targets.get(location)
         if target is None:
+            # Job names (batches, videos, tuning jobs) carry their location; one made up by a
+            # caller must not reach a new Vertex host or grow per-location state.
+            if location not in locations:
+                raise UrlError(f"location {location!r} is not one this gateway serves")
             target = VertexTarget(project, location, v.api_version, base_url)
             targets[location] = target
         return target
@@ -179,16 +183,21 @@ def _targets(
     return target_for
 
 
-async def account_pool(v: VertexConfig, project: str | None, auth: AuthProvider) -> AccountPool:
+async def account_pool(
+    v: VertexConfig, project: str | None, auth: AuthProvider, locations: frozenset[str]
+) -> AccountPool:
     """The primary account (vertex.project and credentials) and every pooled one, each with its
-    own credentials; an account without a base_url calls the primary's host."""
-    accounts = [Account(v.account_name, auth, _targets(project, v, v.base_url), v.weight)]
+    own credentials; an account without a base_url calls the primary's host. `locations` are
+    the only ones calls may go to (the default and every model's)."""
+    accounts = [
+        Account(v.account_name, auth, _targets(project, v, v.base_url, locations), v.weight)
+    ]
     for extra in v.accounts:
         accounts.append(
             Account(
                 extra.name,
                 await build_auth(extra.credentials),
-                _targets(extra.project, v, extra.base_url or v.base_url),
+                _targets(extra.project, v, extra.base_url or v.base_url, locations),
                 extra.weight,
                 frozenset(extra.models),
             )
@@ -227,11 +236,15 @@ async def create_gateway(
         breaker=CircuitBreaker(v.circuit_failures, v.circuit_cooldown_seconds),
     )
     project = None if auth.kind == "api_key" and v.project is None else v.project
-    target_for = await account_pool(v, project, auth)
 
     registry = Registry()
     for spec in config.models:
         registry.add(spec)
+    locations = frozenset(
+        {v.location}
+        | {x for spec in registry.all() for x in (spec.location, *spec.fallback_locations) if x}
+    )
+    target_for = await account_pool(v, project, auth, locations)
     router = Router(
         registry,
         default_location=v.location,

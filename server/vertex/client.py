@@ -244,7 +244,11 @@ class VertexClient:
         try:
             yield
         finally:
-            self._busy[key] -= 1
+            left = self._busy[key] - 1
+            if left:
+                self._busy[key] = left
+            else:
+                del self._busy[key]  # idle models (or made-up endpoint ids) hold no entry
 
     async def with_retries(self, call: Callable[[], Awaitable[_T]], deadline: Deadline) -> _T:
         """`call()` again after transient failures, as the policy and budget allow."""

@@ -73,3 +73,25 @@ async def test_oversize_request(chat: Stub, admin: EmulatorAdmin) -> None:
     assert d.info is not None and d.info.reason == "REQUEST_TOO_LARGE"
     assert str(MAX_REQUEST_BYTES) in d.message
     assert admin.requests() == []
+
+
+async def test_job_names_with_a_made_up_location_never_reach_vertex(
+    channel: grpc.aio.Channel, admin: EmulatorAdmin
+) -> None:
+    """Batch and tuning job names carry their location; one the gateway does not serve is
+    refused before any URL is built (no new Vertex host, no per-location state)."""
+    from vertex_gateway.v1 import batch_pb2, batch_pb2_grpc, tuning_pb2, tuning_pb2_grpc
+
+    admin.clear_requests()
+    batches = batch_pb2_grpc.BatchServiceStub(channel)
+    tuning = tuning_pb2_grpc.TuningServiceStub(channel)
+    calls = [
+        batches.GetBatch(batch_pb2.GetBatchRequest(name="batches/zz-nowhere1-1234567890")),
+        tuning.GetTuningJob(tuning_pb2.GetTuningJobRequest(name="tuningJobs/zz-nowhere1-1234")),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        assert "zz-nowhere1" in (caught.value.details() or "")
+    assert admin.requests() == []
