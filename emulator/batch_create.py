@@ -18,12 +18,10 @@ Problems of 1, 2 and 4 are recorded on the request and count in the audit of gat
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -33,10 +31,9 @@ from emulator.batch_lines import LineContext, check_parameters
 from emulator.batch_runner import run_job
 from emulator.catalog import ModelInfo, find_model
 from emulator.config import normalize_storage_url
-from emulator.discovery import SchemaError, document
-from emulator.errors import FieldViolation, GoogleError
+from emulator.create_checks import JobBodyCheck, RequiredFields, dig, output_only
+from emulator.errors import GoogleError
 from emulator.gcs import GcsUri
-from emulator.payload import parse_body
 from emulator.state import EmulatorState
 
 ROOT = "batch_prediction_job"
@@ -55,68 +52,15 @@ FORMAT = "jsonl"
 
 
 @dataclass
-class CreateCheck:
-    """What checking a create body found."""
+class CreateCheck(JobBodyCheck):
+    """What checking a create body found, and the model's line format when it has one."""
 
-    body: dict[str, Any]
-    transcoder: list[SchemaError] = field(default_factory=list)
-    required: list[str] = field(default_factory=list)
-    model_error: GoogleError | None = None
-    semantic: list[str] = field(default_factory=list)
+    root: ClassVar[str] = ROOT
+    schema: ClassVar[str] = "BatchPredictionJob"
+    required_fields: ClassVar[RequiredFields] = _REQUIRED
+
     kind: LineKind | None = None
     model: ModelInfo | None = None
-
-    @property
-    def audited(self) -> list[str]:
-        """The problems that say how the body was built (recorded, and in the audit)."""
-        required = [f"{ROOT}.{path}: Required field is not set." for path in self.required]
-        return [e.description for e in self.transcoder] + required + self.semantic
-
-    def error(self) -> GoogleError | None:
-        """The answer to the first problem, in Vertex's order; None when the body is good."""
-        if self.transcoder:
-            return errors.bad_request(
-                [FieldViolation(e.field, e.description) for e in self.transcoder]
-            )
-        if self.required:
-            return required_fields_error(self.required)
-        if self.model_error is not None:
-            return self.model_error
-        if self.semantic:
-            return errors.invalid_argument(self.semantic[0])
-        return None
-
-
-def required_fields_error(paths: list[str], root: str = ROOT) -> GoogleError:
-    """Vertex's 400 for unset required fields, e.g. ``List of found errors:\\t1.Field:
-    batch_prediction_job.display_name; Message: Required field is not set.\\t`` (``root`` is
-    the request field the body fills: ``batch_prediction_job``, ``tuning_job``)."""
-    listed = "".join(
-        f"{i}.Field: {root}.{path}; Message: Required field is not set.\t"
-        for i, path in enumerate(paths, 1)
-    )
-    details = {
-        "@type": "type.googleapis.com/google.rpc.BadRequest",
-        "fieldViolations": [
-            {"field": f"{root}.{path}", "description": "Required field is not set."}
-            for path in paths
-        ],
-    }
-    return GoogleError(400, f"List of found errors:\t{listed}", "INVALID_ARGUMENT", (details,))
-
-
-@functools.cache
-def _output_only(version: str) -> frozenset[str]:
-    prefix = "GoogleCloudAiplatformV1" if version == "v1" else "GoogleCloudAiplatformV1beta1"
-    props = document(version).schemas[f"{prefix}BatchPredictionJob"]["properties"]
-    return frozenset(name for name, spec in props.items() if spec.get("readOnly"))
-
-
-def _dig(body: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    value: Any = body
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
 
 
 def line_kind(model: ModelInfo) -> LineKind | None:
@@ -159,7 +103,7 @@ def _io_problems(body: dict[str, Any], model_name: str) -> list[str]:
             f"Unsupported instances format `{source['instancesFormat']}` for model {model_name}. "
             "The Vertex emulator reads `jsonl` from Cloud Storage only."
         )
-    uris = _dig(source, ("gcsSource", "uris"))
+    uris = dig(source, ("gcsSource", "uris"))
     if not uris:
         problems.append("input_config.gcs_source.uris must hold at least one gs:// URI.")
     for uri in uris or []:
@@ -173,7 +117,7 @@ def _io_problems(body: dict[str, Any], model_name: str) -> list[str]:
             f"Unsupported predictions format `{sink['predictionsFormat']}` for model "
             f"{model_name}. The Vertex emulator writes `jsonl` to Cloud Storage only."
         )
-    prefix = _dig(sink, ("gcsDestination", "outputUriPrefix"))
+    prefix = dig(sink, ("gcsDestination", "outputUriPrefix"))
     if not prefix:
         problems.append("output_config.gcs_destination.output_uri_prefix is required.")
     else:
@@ -193,23 +137,15 @@ def check_create(
     raw: bytes,
 ) -> tuple[Any, CreateCheck]:
     """Parse and check a create body; returns the parsed body (for the record) and the result."""
-    parsed, parse_error = parse_body(request.headers.get("Content-Type"), raw)
-    if parse_error is not None:
-        return parsed, CreateCheck({}, transcoder=[parse_error])
-    prefix = "GoogleCloudAiplatformV1" if version == "v1" else "GoogleCloudAiplatformV1beta1"
-    result = document(version).validate(
-        f"{prefix}BatchPredictionJob",
-        parsed,
+    parsed, check = CreateCheck.of_shape(
+        version,
+        request.headers.get("Content-Type"),
+        raw,
         lenient_names=state.config.lenient_field_names,
-        root=ROOT,
     )
-    body = result.normalized if isinstance(result.normalized, dict) else {}
-    check = CreateCheck(body, transcoder=list(result.errors))
-    if check.transcoder:
+    if not check.shaped:
         return parsed, check
-    check.required = [path for keys, path in _REQUIRED if _dig(body, keys) in (None, "", {})]
-    if check.required:
-        return parsed, check
+    body = check.body
     _resolve_model(check, str(body["model"]), project, location)
     check.semantic += _io_problems(body, str(body["model"]))
     context = rules.RuleContext(version=version, method="createBatchPredictionJob")
@@ -264,7 +200,9 @@ def create_job(
         return errors.error_response(storage_not_configured())
     assert check.kind is not None and check.model is not None
     store = state.batch_jobs
-    spec = {k: v for k, v in check.body.items() if k not in _output_only(version)}
+    spec = {
+        k: v for k, v in check.body.items() if k not in output_only(version, CreateCheck.schema)
+    }
     now = datetime.now(UTC)
     job = BatchJob(
         job_id=store.new_id(),
@@ -278,10 +216,10 @@ def create_job(
         create_time=now,
         update_time=now,
     )
-    store.add(job)
     ctx = _line_context(state, version, project, location, check, check.body)
-    job.task = asyncio.create_task(
+    store.start(
+        job,
         run_job(job, storage_url=storage_url, ctx=ctx, config=lambda: state.config),
-        name=f"batch-job-{job.job_id}",
+        f"batch-job-{job.job_id}",
     )
     return errors.json_response(job.to_json())

@@ -3,7 +3,8 @@
 A job's JSON follows the discovery document's ``BatchPredictionJob`` (vertex-wire.md §8.2):
 int64 counts are strings, zero counts and unset fields are left out (proto3 JSON), timestamps are
 RFC 3339 UTC with microseconds. Names carry the project *number*, as Google's do; the number is
-derived from the project id (``project_number``), and paths may use either.
+derived from the project id (``project_number``), and paths may use either. Tuning jobs share
+the states and what ``JobLifecycle`` does with them.
 """
 
 from __future__ import annotations
@@ -59,8 +60,69 @@ def project_number(project: str) -> str:
     return str(100_000_000_000 + digest % 900_000_000_000)
 
 
+class JobLifecycle:
+    """What batch prediction and tuning jobs do alike with their parent, labels, state and
+    times. Mixed into their dataclasses, which declare these fields."""
+
+    project: str
+    location: str
+    spec: dict[str, Any]
+    state: JobState
+    create_time: datetime
+    update_time: datetime | None
+    start_time: datetime | None
+    end_time: datetime | None
+
+    @property
+    def project_number(self) -> str:
+        """The number used in the job's name."""
+        return project_number(self.project)
+
+    @property
+    def parent(self) -> str:
+        """``projects/{number}/locations/{l}``."""
+        return f"projects/{self.project_number}/locations/{self.location}"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The job's labels ({} when none)."""
+        labels = self.spec.get("labels")
+        return labels if isinstance(labels, dict) else {}
+
+    @property
+    def done(self) -> bool:
+        """True in a terminal state."""
+        return self.state in TERMINAL_STATES
+
+    @property
+    def cancel_requested(self) -> bool:
+        """True once a cancel was accepted and the job has not stopped yet."""
+        return self.state is JobState.CANCELLING
+
+    def belongs_to(self, project: str, location: str) -> bool:
+        """True when a path's project (id or number) and location name this job's parent."""
+        return location == self.location and project in (self.project, self.project_number)
+
+    def touch(self, state: JobState | None = None) -> None:
+        """Record a change (and optionally a new state) now."""
+        if state is not None:
+            self.state = state
+        self.update_time = datetime.now(UTC)
+
+    def times_json(self) -> dict[str, str]:
+        """``createTime``, ``startTime?``, ``endTime?``, ``updateTime``, as the resource has
+        them."""
+        out = {"createTime": timestamp(self.create_time)}
+        if self.start_time is not None:
+            out["startTime"] = timestamp(self.start_time)
+        if self.end_time is not None:
+            out["endTime"] = timestamp(self.end_time)
+        out["updateTime"] = timestamp(self.update_time or self.create_time)
+        return out
+
+
 @dataclass
-class BatchJob:
+class BatchJob(JobLifecycle):
     """One batch prediction job and its progress."""
 
     job_id: str
@@ -85,48 +147,14 @@ class BatchJob:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
-    def project_number(self) -> str:
-        """The number used in the job's name."""
-        return project_number(self.project)
-
-    @property
     def name(self) -> str:
         """``projects/{number}/locations/{l}/batchPredictionJobs/{id}``."""
-        return (
-            f"projects/{self.project_number}/locations/{self.location}"
-            f"/batchPredictionJobs/{self.job_id}"
-        )
-
-    @property
-    def labels(self) -> dict[str, str]:
-        """The job's labels ({} when none)."""
-        labels = self.spec.get("labels")
-        return labels if isinstance(labels, dict) else {}
+        return f"{self.parent}/batchPredictionJobs/{self.job_id}"
 
     @property
     def display_name(self) -> str:
         """The caller's display name."""
         return str(self.spec.get("displayName", ""))
-
-    @property
-    def done(self) -> bool:
-        """True in a terminal state."""
-        return self.state in TERMINAL_STATES
-
-    @property
-    def cancel_requested(self) -> bool:
-        """True once a cancel was accepted and the job has not stopped yet."""
-        return self.state is JobState.CANCELLING
-
-    def belongs_to(self, project: str, location: str) -> bool:
-        """True when a path's project (id or number) and location name this job's parent."""
-        return location == self.location and project in (self.project, self.project_number)
-
-    def touch(self, state: JobState | None = None) -> None:
-        """Record a change (and optionally a new state) now."""
-        if state is not None:
-            self.state = state
-        self.update_time = datetime.now(UTC)
 
     @property
     def incomplete(self) -> int:
@@ -154,12 +182,7 @@ class BatchJob:
         stats = self.completion_stats()
         if stats is not None:
             out["completionStats"] = stats
-        out["createTime"] = timestamp(self.create_time)
-        if self.start_time is not None:
-            out["startTime"] = timestamp(self.start_time)
-        if self.end_time is not None:
-            out["endTime"] = timestamp(self.end_time)
-        out["updateTime"] = timestamp(self.update_time or self.create_time)
+        out.update(self.times_json())
         return out
 
 

@@ -19,10 +19,11 @@ import math
 from typing import Any
 
 from emulator.catalog import ImagenSpec, ModelInfo, find_model
+from emulator.predict_body import image_uri, the_instance
+from emulator.predict_body import parameters_of as parameters_of
 from emulator.routing import VertexTarget
 from emulator.struct_checks import (
     StructProblem,
-    base64_bytes,
     boolean,
     check_object,
     choice,
@@ -154,25 +155,6 @@ def _prompt(instance: dict[str, Any], *, required: bool) -> str:
     return prompt
 
 
-def the_instance(body: dict[str, Any], model_id: str, keys: tuple[str, ...]) -> dict[str, Any]:
-    """The single instance of an Imagen request (Imagen takes exactly one per request)."""
-    instances = body.get("instances")
-    if not isinstance(instances, list) or not instances:
-        raise ImagenProblem("instances must hold exactly one instance, got none.")
-    if len(instances) > 1:
-        raise ImagenProblem(
-            f"instances must hold exactly one instance, got {len(instances)}. "
-            "Use parameters.sampleCount for more images."
-        )
-    return check_object(instances[0], "instances[0]", keys, model_id)
-
-
-def parameters_of(body: dict[str, Any]) -> dict[str, Any]:
-    """``parameters`` (an empty dict when left out)."""
-    parameters = body.get("parameters")
-    return {} if parameters is None else parameters if isinstance(parameters, dict) else {}
-
-
 def _output_options(value: Any, model_id: str) -> None:
     options = check_object(
         value, "parameters.outputOptions", ("mimeType", "compressionQuality"), model_id
@@ -209,8 +191,8 @@ def _shared_parameters(params: dict[str, Any], model_id: str) -> None:
 
 
 def check_generation(body: dict[str, Any], model: ModelInfo, spec: ImagenSpec) -> None:
-    """Raise :class:`ImagenProblem` for the first problem of a generation body."""
-    instance = the_instance(body, model.model_id, ("prompt",))
+    """Raise :class:`StructProblem` for the first problem of a generation body."""
+    instance = the_instance(body, model.model_id, ("prompt",), "images")
     _prompt(instance, required=True)
     if "parameters" not in body or body["parameters"] is None:
         return
@@ -229,14 +211,7 @@ def check_generation(body: dict[str, Any], model: ModelInfo, spec: ImagenSpec) -
 
 def _reference_image(value: Any, where: str, model_id: str) -> None:
     image = check_object(value, where, IMAGE_KEYS, model_id)
-    sources = [k for k in ("bytesBase64Encoded", "gcsUri") if k in image]
-    if len(sources) != 1:
-        raise ImagenProblem(f"{where} must set exactly one of bytesBase64Encoded and gcsUri.")
-    if "bytesBase64Encoded" in image:
-        if not base64_bytes(image["bytesBase64Encoded"], f"{where}.bytesBase64Encoded"):
-            raise ImagenProblem(f"{where}.bytesBase64Encoded is empty.")
-    else:
-        gcs_uri(image["gcsUri"], f"{where}.gcsUri")
+    image_uri(image, where)
     if "mimeType" in image:
         choice(image["mimeType"], f"{where}.mimeType", INPUT_MIME_TYPES)
 
@@ -333,8 +308,8 @@ def _references(instance: dict[str, Any], model_id: str) -> list[str]:
 
 
 def check_editing(body: dict[str, Any], model: ModelInfo) -> None:
-    """Raise :class:`ImagenProblem` for the first problem of an editing body."""
-    instance = the_instance(body, model.model_id, ("prompt", "referenceImages"))
+    """Raise :class:`StructProblem` for the first problem of an editing body."""
+    instance = the_instance(body, model.model_id, ("prompt", "referenceImages"), "images")
     params: dict[str, Any] = {}
     if body.get("parameters") is not None:
         params = check_object(body["parameters"], "parameters", EDIT_PARAMETERS, model.model_id)

@@ -15,8 +15,8 @@ import binascii
 import json
 import secrets
 import time
-from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -63,6 +63,11 @@ class JobStore(Generic[J]):
     def add(self, job: J) -> None:
         """Keep ``job``."""
         self._jobs[job.job_id] = job
+
+    def start(self, job: J, lifecycle: Coroutine[Any, Any, None], task_name: str) -> None:
+        """Keep ``job`` and run ``lifecycle``, the task that takes it through its states."""
+        self.add(job)
+        job.task = asyncio.create_task(lifecycle, name=task_name)
 
     def get(self, project: str, location: str, job_id: str) -> J | None:
         """The job with that id under that parent, or None."""

@@ -14,33 +14,23 @@ injects faults first, as for every Vertex route.
 
 from __future__ import annotations
 
-import asyncio
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
-from emulator import errors
-from emulator.batch_filter import FilterError, parse_filter
-from emulator.batch_jobs import JobState, project_number
+from emulator import errors, job_methods
 from emulator.catalog import is_valid_location
 from emulator.config import normalize_storage_url
 from emulator.errors import GoogleError
 from emulator.gcs import GcsClient, GcsError, GcsNotFound, GcsUri
-from emulator.job_store import after_seq, page_size, page_token
-from emulator.payload import parse_body
+from emulator.job_routes import COLLECTION, JOB, JobRoute, parse_route, verb
 from emulator.state import EmulatorState
 from emulator.tuning_jobs import TuningJob
 from emulator.tuning_rules import TuningCheck, job_spec
 from emulator.tuning_runner import run_tuning_job
-
-_PATH = re.compile(
-    r"^/(?P<version>v1|v1beta1)/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/"
-    r"tuningJobs(?:/(?P<job>[^/:]+)(?::(?P<verb>[A-Za-z]+))?)?$"
-)
 
 
 class Action(StrEnum):
@@ -52,46 +42,25 @@ class Action(StrEnum):
     CANCEL = "CancelTuningJob"
 
 
+_ACTIONS = {
+    (COLLECTION, "POST"): Action.CREATE,
+    (COLLECTION, "GET"): Action.LIST,
+    (JOB, "GET"): Action.GET,
+    (verb("cancel"), "POST"): Action.CANCEL,
+}
+
+
 @dataclass(frozen=True)
-class TuningRoute:
+class TuningRoute(JobRoute[Action]):
     """A tuning request: the method and the resource it names."""
 
-    version: str
-    project: str
-    location: str
-    action: Action
-    job_id: str | None = None
-
-    @property
-    def rpc(self) -> str:
-        """The RPC name, for authentication errors."""
-        return f"google.cloud.aiplatform.{self.version}.GenAiTuningService.{self.action.value}"
-
-    @property
-    def job_name(self) -> str:
-        """The job's resource name as the path spells it."""
-        return f"projects/{self.project}/locations/{self.location}/tuningJobs/{self.job_id}"
+    service: ClassVar[str] = "GenAiTuningService"
+    collection: ClassVar[str] = "tuningJobs"
 
 
 def parse(method: str, path: str) -> TuningRoute | None:
     """The tuning route a method and path name, or None (then: Google's HTML 404)."""
-    match = _PATH.match(path)
-    if match is None:
-        return None
-    job, verb = match["job"], match["verb"]
-    if job is None:
-        action = {"POST": Action.CREATE, "GET": Action.LIST}.get(method)
-    elif verb is None:
-        action = Action.GET if method == "GET" else None
-    else:
-        action = Action.CANCEL if verb == "cancel" and method == "POST" else None
-    if action is None:
-        return None
-    return TuningRoute(match["version"], match["project"], match["location"], action, job)
-
-
-def _precondition(message: str) -> web.Response:
-    return errors.error_response(GoogleError(400, message, "FAILED_PRECONDITION"))
+    return parse_route(TuningRoute, method, path, _ACTIONS)
 
 
 def storage_not_configured() -> GoogleError:
@@ -156,64 +125,14 @@ async def create_job(
         create_time=now,
         update_time=now,
     )
-    store.add(job)
-    job.task = asyncio.create_task(
+    store.start(
+        job,
         run_tuning_job(
             job, storage_url=storage_url, resources=state.resources, config=lambda: state.config
         ),
-        name=f"tuning-job-{job.job_id}",
+        f"tuning-job-{job.job_id}",
     )
     return errors.json_response(job.to_json())
-
-
-def list_jobs(route: TuningRoute, request: web.Request, state: EmulatorState) -> web.Response:
-    """One page of the parent's jobs, newest first, filtered."""
-    size = page_size(request.query.get("pageSize", ""))
-    if isinstance(size, web.Response):
-        return size
-    filter_text = request.query.get("filter", "")
-    try:
-        predicate = parse_filter(filter_text)
-    except FilterError as exc:
-        return errors.error_response(
-            errors.invalid_argument(f"Unsupported filter {filter_text!r}: {exc}.")
-        )
-    parent = f"projects/{project_number(route.project)}/locations/{route.location}"
-    token = request.query.get("pageToken", "")
-    below = after_seq(token, parent, filter_text) if token else None
-    if token and below is None:
-        return errors.error_response(errors.invalid_argument("Invalid page token."))
-    matching = [
-        job
-        for job in state.tuning_jobs.newest_first(route.project, route.location)
-        if (below is None or job.seq < below) and predicate(job)
-    ]
-    page = matching[:size]
-    body: dict[str, Any] = {"tuningJobs": [j.to_json() for j in page]} if page else {}
-    if len(matching) > size:
-        body["nextPageToken"] = page_token(parent, filter_text, page[-1].seq)
-    return errors.json_response(body)
-
-
-def cancel_job(job: TuningJob, raw: bytes, content_type: str | None) -> web.Response:
-    """Ask a job to stop: ``{}``; the runner makes it CANCELLED at its next step."""
-    body, error = parse_body(content_type, raw)
-    if error is not None:
-        return errors.error_response(
-            errors.bad_request([errors.FieldViolation(None, error.description)])
-        )
-    unknown = [key for key in body if key != "name"] if isinstance(body, dict) else []
-    if unknown:
-        message = f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.'
-        return errors.error_response(errors.bad_request([errors.FieldViolation(None, message)]))
-    if job.done:
-        return _precondition(
-            f"Cannot cancel TuningJob {job.name} because it is in state {job.state.value}. "
-            "Only a job that has not finished can be cancelled."
-        )
-    if job.state is not JobState.CANCELLING:
-        job.touch(JobState.CANCELLING)
-    return errors.json_response({})
 
 
 def job_not_found(route: TuningRoute) -> GoogleError:
@@ -238,11 +157,13 @@ async def respond(
         assert check is not None
         return await create_job(state, route, check, record_problem)
     if route.action is Action.LIST:
-        return list_jobs(route, request, state)
+        return job_methods.list_jobs(
+            state.tuning_jobs, route.project, route.location, request.query, "tuningJobs"
+        )
     assert route.job_id is not None
     job = state.tuning_jobs.get(route.project, route.location, route.job_id)
     if job is None:
         return errors.error_response(job_not_found(route))
     if route.action is Action.CANCEL:
-        return cancel_job(job, raw, request.headers.get("Content-Type"))
+        return job_methods.cancel_job(job, "TuningJob", raw, request.headers.get("Content-Type"))
     return errors.json_response(job.to_json())

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from emulator.batch_jobs import TERMINAL_STATES, JobState, project_number, timestamp
+from emulator.batch_jobs import JobLifecycle, JobState
 from emulator.catalog import ModelInfo
 from emulator.job_store import JobStore
 
 
 @dataclass
-class TuningJob:
+class TuningJob(JobLifecycle):
     """One supervised tuning job and its progress."""
 
     job_id: str
@@ -44,25 +44,9 @@ class TuningJob:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
-    def project_number(self) -> str:
-        """The number used in the job's name."""
-        return project_number(self.project)
-
-    @property
-    def parent(self) -> str:
-        """``projects/{number}/locations/{l}``."""
-        return f"projects/{self.project_number}/locations/{self.location}"
-
-    @property
     def name(self) -> str:
         """``projects/{number}/locations/{l}/tuningJobs/{id}``."""
         return f"{self.parent}/tuningJobs/{self.job_id}"
-
-    @property
-    def labels(self) -> dict[str, str]:
-        """The job's labels ({} when none)."""
-        labels = self.spec.get("labels")
-        return labels if isinstance(labels, dict) else {}
 
     @property
     def display_name(self) -> str:
@@ -74,26 +58,6 @@ class TuningJob:
         """``supervisedTuningSpec``."""
         spec: dict[str, Any] = self.spec["supervisedTuningSpec"]
         return spec
-
-    @property
-    def done(self) -> bool:
-        """True in a terminal state."""
-        return self.state in TERMINAL_STATES
-
-    @property
-    def cancel_requested(self) -> bool:
-        """True once a cancel was accepted and the job has not stopped yet."""
-        return self.state is JobState.CANCELLING
-
-    def belongs_to(self, project: str, location: str) -> bool:
-        """True when a path's project (id or number) and location name this job's parent."""
-        return location == self.location and project in (self.project, self.project_number)
-
-    def touch(self, state: JobState | None = None) -> None:
-        """Record a change (and optionally a new state) now."""
-        if state is not None:
-            self.state = state
-        self.update_time = datetime.now(UTC)
 
     def finish(self, state: JobState, error: dict[str, Any] | None = None) -> None:
         """Enter a terminal state now."""
@@ -111,12 +75,7 @@ class TuningJob:
             out["tuningDataStats"] = {"supervisedTuningDataStats": self.data_stats}
         if self.tuned_model is not None:
             out["tunedModel"] = self.tuned_model
-        out["createTime"] = timestamp(self.create_time)
-        if self.start_time is not None:
-            out["startTime"] = timestamp(self.start_time)
-        if self.end_time is not None:
-            out["endTime"] = timestamp(self.end_time)
-        out["updateTime"] = timestamp(self.update_time or self.create_time)
+        out.update(self.times_json())
         return out
 
 

@@ -18,18 +18,15 @@ models and adapter sizes follow Google's supervised-tuning pages; the messages a
 
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from emulator import errors, rules
-from emulator.batch_create import required_fields_error
+from emulator import rules
 from emulator.catalog import ModelInfo, find_model
-from emulator.discovery import SchemaError, document
-from emulator.errors import FieldViolation, GoogleError
+from emulator.create_checks import JobBodyCheck, RequiredFields, output_only
+from emulator.create_checks import schema_id as schema_id
 from emulator.gcs import GcsUri
-from emulator.payload import parse_body
 
 ROOT = "tuning_job"
 _ONE_TO_SIXTEEN = (
@@ -59,52 +56,14 @@ _REQUIRED = (
 
 
 @dataclass
-class TuningCheck:
-    """What checking a create body found."""
+class TuningCheck(JobBodyCheck):
+    """What checking a create body found, and the base model when it is tunable."""
 
-    body: dict[str, Any]
-    transcoder: list[SchemaError] = field(default_factory=list)
-    required: list[str] = field(default_factory=list)
-    semantic: list[str] = field(default_factory=list)
+    root: ClassVar[str] = ROOT
+    schema: ClassVar[str] = "TuningJob"
+    required_fields: ClassVar[RequiredFields] = _REQUIRED
+
     base_model: ModelInfo | None = None
-
-    @property
-    def audited(self) -> list[str]:
-        """The problems that say how the body was built (recorded, and in the audit)."""
-        required = [f"{ROOT}.{path}: Required field is not set." for path in self.required]
-        return [e.description for e in self.transcoder] + required + self.semantic
-
-    def error(self) -> GoogleError | None:
-        """The answer to the first problem, in Vertex's order; None when the body is good."""
-        if self.transcoder:
-            return errors.bad_request(
-                [FieldViolation(e.field, e.description) for e in self.transcoder]
-            )
-        if self.required:
-            return required_fields_error(self.required, ROOT)
-        if self.semantic:
-            return errors.invalid_argument(self.semantic[0])
-        return None
-
-
-def schema_id(version: str, name: str) -> str:
-    """The discovery schema id of ``name`` in ``version`` (``GoogleCloudAiplatformV1TuningJob``)."""
-    prefix = "GoogleCloudAiplatformV1" if version == "v1" else "GoogleCloudAiplatformV1beta1"
-    return f"{prefix}{name}"
-
-
-@functools.cache
-def output_only(version: str) -> frozenset[str]:
-    """The ``TuningJob`` fields a create body may carry but Vertex ignores (output only)."""
-    props = document(version).schemas[schema_id(version, "TuningJob")]["properties"]
-    return frozenset(name for name, spec in props.items() if spec.get("readOnly"))
-
-
-def _dig(body: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    value: Any = body
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
 
 
 def base_model_id(name: str) -> str:
@@ -196,27 +155,16 @@ def check_create(
     version: str, content_type: str | None, raw: bytes, *, lenient_names: bool
 ) -> tuple[Any, TuningCheck]:
     """Parse and check a create body; returns the parsed body (for the record) and the result."""
-    parsed, parse_error = parse_body(content_type, raw)
-    if parse_error is not None:
-        return parsed, TuningCheck({}, transcoder=[parse_error])
-    result = document(version).validate(
-        schema_id(version, "TuningJob"), parsed, lenient_names=lenient_names, root=ROOT
-    )
-    body = result.normalized if isinstance(result.normalized, dict) else {}
-    check = TuningCheck(body, transcoder=list(result.errors))
-    if check.transcoder:
-        return parsed, check
-    check.required = [path for keys, path in _REQUIRED if _dig(body, keys) in (None, "", {})]
-    if check.required:
-        return parsed, check
-    _semantic(check, body, version)
+    parsed, check = TuningCheck.of_shape(version, content_type, raw, lenient_names=lenient_names)
+    if check.shaped:
+        _semantic(check, check.body, version)
     return parsed, check
 
 
 def job_spec(body: dict[str, Any], version: str) -> dict[str, Any]:
     """What the job resource echoes of the create body: output-only fields dropped,
     ``epochCount`` (int64) as a string, as proto3 JSON writes it."""
-    spec = {k: v for k, v in body.items() if k not in output_only(version)}
+    spec = {k: v for k, v in body.items() if k not in output_only(version, TuningCheck.schema)}
     supervised = dict(spec["supervisedTuningSpec"])
     hyper = supervised.get("hyperParameters")
     if isinstance(hyper, dict) and "epochCount" in hyper:

@@ -21,10 +21,11 @@ import re
 from typing import Any
 
 from emulator.catalog import ModelInfo, VeoSpec, find_model
+from emulator.predict_body import image_uri, the_instance
+from emulator.predict_body import parameters_of as parameters_of
 from emulator.routing import VertexTarget
 from emulator.struct_checks import (
     StructProblem,
-    base64_bytes,
     boolean,
     check_object,
     choice,
@@ -70,37 +71,11 @@ DEFAULT_SAMPLES = 1
 _PUBSUB_TOPIC = re.compile(r"^projects/[^/]+/topics/[^/]+$")
 
 
-def parameters_of(body: dict[str, Any]) -> dict[str, Any]:
-    """``parameters`` (an empty dict when left out)."""
-    parameters = body.get("parameters")
-    return parameters if isinstance(parameters, dict) else {}
-
-
-def the_instance(body: dict[str, Any], model_id: str) -> dict[str, Any]:
-    """The single instance of a Veo request (one prompt per operation)."""
-    instances = body.get("instances")
-    if not isinstance(instances, list) or not instances:
-        raise StructProblem("instances must hold exactly one instance, got none.")
-    if len(instances) > 1:
-        raise StructProblem(
-            f"instances must hold exactly one instance, got {len(instances)}. "
-            "Use parameters.sampleCount for more videos."
-        )
-    return check_object(instances[0], "instances[0]", INSTANCE_KEYS, model_id)
-
-
 def _media(value: Any, where: str, model_id: str) -> None:
     media = check_object(value, where, MEDIA_KEYS, model_id)
-    sources = [k for k in ("bytesBase64Encoded", "gcsUri") if k in media]
-    if len(sources) != 1:
-        raise StructProblem(f"{where} must set exactly one of bytesBase64Encoded and gcsUri.")
-    if "bytesBase64Encoded" in media:
-        if not base64_bytes(media["bytesBase64Encoded"], f"{where}.bytesBase64Encoded"):
-            raise StructProblem(f"{where}.bytesBase64Encoded is empty.")
-    else:
-        uri = gcs_uri(media["gcsUri"], f"{where}.gcsUri")
-        if not uri.removeprefix("gs://").partition("/")[2]:
-            raise StructProblem(f"{where}.gcsUri must name an object (gs://bucket/object).")
+    uri = image_uri(media, where)
+    if uri is not None and not uri.removeprefix("gs://").partition("/")[2]:
+        raise StructProblem(f"{where}.gcsUri must name an object (gs://bucket/object).")
     if "mimeType" not in media:
         raise StructProblem(f"{where}.mimeType is required.")
     choice(media["mimeType"], f"{where}.mimeType", IMAGE_MIME_TYPES)
@@ -192,7 +167,7 @@ def _parameters(
 def check_body(body: dict[str, Any], model: ModelInfo) -> None:
     """Raise :class:`StructProblem` for the first problem of a Veo body."""
     assert model.veo is not None
-    instance = the_instance(body, model.model_id)
+    instance = the_instance(body, model.model_id, INSTANCE_KEYS, "videos")
     _instance(instance, model, model.veo)
     params = body.get("parameters")
     if params is None:

@@ -9,19 +9,16 @@ the job's labels point to it.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import uuid
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
-from urllib.parse import quote
 
 import grpc
 import orjson
 from google.protobuf import json_format
-from vertex_gateway.v1 import batch_pb2, common_pb2
+from vertex_gateway.v1 import batch_pb2
 
 from server.config import StorageConfig
 from server.errors import FieldViolation, GatewayError, invalid_argument, invalid_request
@@ -30,29 +27,19 @@ from server.routing.router import Route, Router, vertex_resource
 from server.translate import batch_jobs, batch_lines
 from server.translate.labels import label_problems
 from server.vertex.client import Deadline, VertexClient
-from server.vertex.errors import VertexError
 from server.vertex.gcs import GcsClient, parse_uri
-from server.vertex.urls import VertexTarget, collection_url, list_url
+from server.vertex.urls import VertexTarget, collection_url
 
+from . import vertex_jobs
 from .files import FileStore, storage_unconfigured
 
 _NAME = re.compile(r"^batches/([a-z][a-z0-9-]*)-([0-9]+)$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{1,63}$")
 RESULTS_PER_MESSAGE = 100
-DEFAULT_PAGE = 50
-MAX_PAGE = 1000
 MAX_LISTED_PROBLEMS = 100
 STAGING_PIECE = 1024 * 1024
 FAMILIES = (Family.GEMINI, Family.CLAUDE, Family.TEXT_EMBEDDING)
-
-
-def _not_found(name: str) -> GatewayError:
-    return GatewayError(
-        grpc.StatusCode.NOT_FOUND,
-        f"batch {name!r} does not exist",
-        "BATCH_NOT_FOUND",
-        metadata={"batch": name},
-    )
+JOBS = vertex_jobs.JobKind("batch", "batch", batch_jobs.TERMINAL, batch_jobs.MARK)
 
 
 def parse_name(name: str) -> tuple[str, str]:
@@ -61,20 +48,6 @@ def parse_name(name: str) -> tuple[str, str]:
     if match is None:
         raise invalid_argument("name", 'must be "batches/{id}" as CreateBatch returned it')
     return match.group(1), match.group(2)
-
-
-def _token(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(data)).decode().rstrip("=")
-
-
-def _untoken(token: str, field: str = "page_token") -> dict[str, Any]:
-    try:
-        data = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except ValueError:
-        raise invalid_argument(field, "is not a token this service issued") from None
-    if not isinstance(data, dict):
-        raise invalid_argument(field, "is not a token this service issued")
-    return data
 
 
 class BatchStore:
@@ -95,6 +68,7 @@ class BatchStore:
         self._files = files
         self._storage = storage
         self._router = router
+        self._jobs = vertex_jobs.GatewayJobs(client, JOBS, self._jobs_url, parse_name)
 
     # -- helpers --------------------------------------------------------------------------
     def _jobs_url(self, location: str) -> str:
@@ -112,21 +86,6 @@ class BatchStore:
         if self._storage.bucket is None:
             raise storage_unconfigured()
         return self._storage.bucket
-
-    async def _job(self, name: str, deadline: Deadline) -> tuple[str, dict[str, Any]]:
-        location, ident = parse_name(name)
-        try:
-            job = await self._client.get_json(
-                f"{self._jobs_url(location)}/{ident}", deadline, resource=True
-            )
-        except VertexError as err:
-            if err.code == "NOT_FOUND":
-                raise _not_found(name) from None
-            raise
-        labels = job.get("labels") if isinstance(job, dict) else None
-        if not isinstance(labels, dict) or batch_jobs.MARK not in labels:
-            raise _not_found(name)  # a job not created through the gateway
-        return location, job
 
     def _same_model(self, route: Route) -> Callable[[str], bool]:
         def same(model: str) -> bool:
@@ -271,7 +230,7 @@ class BatchStore:
     ) -> dict[str, Any] | None:
         filter_ = f'labels.{batch_jobs.REQUEST_ID}="{request_id}"'
         page = await self._client.get_json(
-            list_url(jobs_url, 10, "") + f"&filter={_quote(filter_)}", deadline
+            vertex_jobs.filtered_list_url(jobs_url, 10, "", filter_), deadline
         )
         jobs = page.get("batchPredictionJobs") if isinstance(page, dict) else None
         return jobs[0] if isinstance(jobs, list) and jobs and isinstance(jobs[0], dict) else None
@@ -279,65 +238,29 @@ class BatchStore:
     # -- read -----------------------------------------------------------------------------
     async def get(self, name: str, remaining: float | None) -> batch_pb2.Batch:
         """The batch as its job stands now."""
-        location, job = await self._job(name, self._client.deadline(remaining))
+        location, job = await self._jobs.get(name, self._client.deadline(remaining))
         return batch_jobs.to_batch(job, location)
 
     async def cancel(self, name: str, remaining: float | None) -> batch_pb2.Batch:
         """Ask Vertex to stop the job; FAILED_PRECONDITION once it has ended."""
-        deadline = self._client.deadline(remaining)
-        location, job = await self._job(name, deadline)
-        state = str(job.get("state") or "")
-        if state in batch_jobs.TERMINAL:
-            raise GatewayError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"batch {name!r} has already ended ({state}); there is nothing to cancel",
-                "BATCH_ENDED",
-                metadata={"batch": name, "state": state},
-            )
-        if state != "JOB_STATE_CANCELLING":
-            _, ident = parse_name(name)
-            await self._client.call_json(
-                f"{self._jobs_url(location)}/{ident}:cancel", {}, deadline, retry=False
-            )
-        _, job = await self._job(name, deadline)
+        location, job = await self._jobs.cancel(name, self._client.deadline(remaining))
         return batch_jobs.to_batch(job, location)
 
     async def list(
         self, request: batch_pb2.ListBatchesRequest, remaining: float | None
     ) -> batch_pb2.ListBatchesResponse:
         """A page of the gateway's batches, location by location."""
-        if not 0 <= request.page_size <= MAX_PAGE:
-            raise invalid_argument("page_size", f"must be 1 to {MAX_PAGE} (0 means {DEFAULT_PAGE})")
-        states = []
-        for k, state in enumerate(request.states):
-            if (
-                state == common_pb2.JOB_STATE_UNSPECIFIED
-                or state not in common_pb2.JobState.values()
-            ):
-                raise invalid_argument(f"states[{k}]", f"unknown state {state}")
-            states.append(common_pb2.JobState.Name(state))
-        filter_ = f"labels.{batch_jobs.MARK}:*"
-        if states:
-            filter_ += " AND (" + " OR ".join(f'state="{s}"' for s in states) + ")"
-        key = hashlib.sha256(filter_.encode()).hexdigest()[:16]
-        where, vertex_token = 0, ""
-        if request.page_token:
-            data = _untoken(request.page_token)
-            if data.get("f") != key:
-                raise invalid_argument(
-                    "page_token", "belongs to a listing with other states; start again without it"
-                )
-            where, vertex_token = int(data.get("l", 0)), str(data.get("t", ""))
-        size = request.page_size or DEFAULT_PAGE
+        listing = vertex_jobs.listing(JOBS, request.page_size, request.states, request.page_token)
+        where, vertex_token = int(listing.resume.get("l", 0)), str(listing.resume.get("t", ""))
         locations = self._locations()
         deadline = self._client.deadline(remaining)
         reply = batch_pb2.ListBatchesResponse()
-        while where < len(locations) and len(reply.batches) < size:
+        while where < len(locations) and len(reply.batches) < listing.size:
             location = locations[where]
-            url = list_url(self._jobs_url(location), size - len(reply.batches), vertex_token)
-            page = await self._client.get_json(
-                url + f"&filter={_quote(filter_)}", deadline, resource=True
+            url = listing.url(
+                self._jobs_url(location), listing.size - len(reply.batches), vertex_token
             )
+            page = await self._client.get_json(url, deadline, resource=True)
             for job in page.get("batchPredictionJobs") or []:
                 if isinstance(job, dict):
                     reply.batches.append(batch_jobs.to_batch(job, location))
@@ -345,7 +268,7 @@ class BatchStore:
             if not vertex_token:
                 where += 1
         if where < len(locations):
-            reply.next_page_token = _token({"f": key, "l": where, "t": vertex_token})
+            reply.next_page_token = listing.next_token(l=where, t=vertex_token)
         return reply
 
     # -- results --------------------------------------------------------------------------
@@ -358,12 +281,12 @@ class BatchStore:
             raise invalid_argument("page_size", "must not be negative")
         skip_lines, skip_missing = 0, 0
         if request.page_token:
-            data = _untoken(request.page_token)
+            data = vertex_jobs.decode_token(request.page_token)
             if data.get("b") != request.name:
                 raise invalid_argument("page_token", "belongs to another batch")
             skip_lines, skip_missing = int(data.get("n", 0)), int(data.get("m", 0))
         deadline = self._client.deadline(remaining)
-        location, job = await self._job(request.name, deadline)
+        location, job = await self._jobs.get(request.name, deadline)
         state = str(job.get("state") or "")
         if state not in batch_jobs.TERMINAL:
             raise GatewayError(
@@ -393,7 +316,7 @@ class BatchStore:
         out = batch_pb2.ListBatchResultsResponse()
 
         def token(lines: int, missing: int) -> str:
-            return _token({"b": request.name, "n": lines, "m": missing})
+            return vertex_jobs.encode_token({"b": request.name, "n": lines, "m": missing})
 
         async for line in self._output_lines(job, deadline):
             consumed += 1
@@ -467,10 +390,6 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
-
-
-def _quote(text: str) -> str:
-    return quote(text, safe="")
 
 
 async def _jsonl(lines: Sequence[dict[str, Any]]) -> AsyncIterator[bytes]:

@@ -11,16 +11,12 @@ request with a bad example.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
-import grpc
 import orjson
 from vertex_gateway.v1 import common_pb2, file_pb2, tuning_pb2
 
@@ -30,27 +26,19 @@ from server.routing.registry import ModelSpec
 from server.routing.router import Route
 from server.translate import tuning
 from server.vertex.client import Deadline, VertexClient
-from server.vertex.errors import VertexError
 from server.vertex.gcs import GcsClient
-from server.vertex.urls import VertexTarget, collection_url, list_url
+from server.vertex.urls import VertexTarget, collection_url
 
+from . import vertex_jobs
 from .files import FileStore, storage_unconfigured
 from .model_discovery import ModelDiscovery
 
 _NAME = re.compile(r"^tuningJobs/([a-z][a-z0-9-]{0,62})-([0-9]{1,19})$")
-DEFAULT_PAGE = 50
-MAX_PAGE = 1000
 MAX_LISTED_PROBLEMS = 100
 STAGING_PIECE = 1024 * 1024
-
-
-def _not_found(name: str) -> GatewayError:
-    return GatewayError(
-        grpc.StatusCode.NOT_FOUND,
-        f"tuning job {name!r} does not exist",
-        "TUNING_JOB_NOT_FOUND",
-        metadata={"tuning_job": name},
-    )
+JOBS = vertex_jobs.JobKind(
+    "tuning job", "tuning_job", tuning.TERMINAL, tuning.MARK, mark_value=tuning.MARK_VALUE
+)
 
 
 def parse_name(name: str) -> tuple[str, str]:
@@ -96,6 +84,7 @@ class TuningStore:
         self._storage = storage
         self._location = location
         self._discovery = discovery
+        self._jobs = vertex_jobs.GatewayJobs(client, JOBS, self._jobs_url, parse_name)
 
     @property
     def _bucket(self) -> str:
@@ -224,21 +213,6 @@ class TuningStore:
             yield tuning.parse_example(raw)
 
     # -- read -----------------------------------------------------------------------------
-    async def _job(self, name: str, deadline: Deadline) -> tuple[str, dict[str, Any]]:
-        location, ident = parse_name(name)
-        try:
-            job = await self._client.get_json(
-                f"{self._jobs_url(location)}/{ident}", deadline, resource=True
-            )
-        except VertexError as err:
-            if err.code == "NOT_FOUND":
-                raise _not_found(name) from None
-            raise
-        labels = job.get("labels") if isinstance(job, dict) else None
-        if not isinstance(labels, dict) or labels.get(tuning.MARK) != tuning.MARK_VALUE:
-            raise _not_found(name)  # a job not created through the gateway
-        return location, job
-
     def _typed(self, job: Any, location: str) -> tuning_pb2.TuningJob:
         out = tuning.to_tuning_job(job, location)
         self._notice(out)
@@ -260,60 +234,23 @@ class TuningStore:
 
     async def get(self, name: str, remaining: float | None) -> tuning_pb2.TuningJob:
         """The job as it stands now."""
-        location, job = await self._job(name, self._client.deadline(remaining))
+        location, job = await self._jobs.get(name, self._client.deadline(remaining))
         return self._typed(job, location)
 
     async def cancel(self, name: str, remaining: float | None) -> tuning_pb2.TuningJob:
         """Ask Vertex to stop the job; FAILED_PRECONDITION once it has ended."""
-        deadline = self._client.deadline(remaining)
-        location, job = await self._job(name, deadline)
-        state = str(job.get("state") or "")
-        if state in tuning.TERMINAL:
-            raise GatewayError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"tuning job {name!r} has already ended ({state}); there is nothing to cancel",
-                "TUNING_JOB_ENDED",
-                metadata={"tuning_job": name, "state": state},
-            )
-        if state != "JOB_STATE_CANCELLING":
-            _, ident = parse_name(name)
-            await self._client.call_json(
-                f"{self._jobs_url(location)}/{ident}:cancel", {}, deadline, retry=False
-            )
-        _, job = await self._job(name, deadline)
+        location, job = await self._jobs.cancel(name, self._client.deadline(remaining))
         return self._typed(job, location)
 
     async def list(
         self, request: tuning_pb2.ListTuningJobsRequest, remaining: float | None
     ) -> tuning_pb2.ListTuningJobsResponse:
         """A page of the gateway's tuning jobs, newest first."""
-        if not 0 <= request.page_size <= MAX_PAGE:
-            raise invalid_argument("page_size", f"must be 1 to {MAX_PAGE} (0 means {DEFAULT_PAGE})")
-        states = []
-        for k, state in enumerate(request.states):
-            if (
-                state == common_pb2.JOB_STATE_UNSPECIFIED
-                or state not in common_pb2.JobState.values()
-            ):
-                raise invalid_argument(f"states[{k}]", f"unknown state {state}")
-            states.append(common_pb2.JobState.Name(state))
-        filter_ = f'labels.{tuning.MARK}="{tuning.MARK_VALUE}"'
-        if states:
-            filter_ += " AND (" + " OR ".join(f'state="{s}"' for s in states) + ")"
-        key = hashlib.sha256(filter_.encode()).hexdigest()[:16]
-        vertex_token = ""
-        if request.page_token:
-            data = _untoken(request.page_token)
-            if data.get("f") != key:
-                raise invalid_argument(
-                    "page_token", "belongs to a listing with other states; start again without it"
-                )
-            vertex_token = str(data.get("t", ""))
-        size = request.page_size or DEFAULT_PAGE
-        url = list_url(self._jobs_url(self._location), size, vertex_token)
-        page = await self._client.get_json(
-            url + f"&filter={quote(filter_, safe='')}", self._client.deadline(remaining)
+        listing = vertex_jobs.listing(JOBS, request.page_size, request.states, request.page_token)
+        url = listing.url(
+            self._jobs_url(self._location), listing.size, str(listing.resume.get("t", ""))
         )
+        page = await self._client.get_json(url, self._client.deadline(remaining))
         reply = tuning_pb2.ListTuningJobsResponse()
         jobs = page.get("tuningJobs") if isinstance(page, dict) else None
         for job in jobs or []:
@@ -321,19 +258,5 @@ class TuningStore:
                 reply.tuning_jobs.append(self._typed(job, self._location))
         token = page.get("nextPageToken") if isinstance(page, dict) else None
         if isinstance(token, str) and token:
-            reply.next_page_token = _token({"f": key, "t": token})
+            reply.next_page_token = listing.next_token(t=token)
         return reply
-
-
-def _token(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(data)).decode().rstrip("=")
-
-
-def _untoken(token: str) -> dict[str, Any]:
-    try:
-        data = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except ValueError:
-        raise invalid_argument("page_token", "is not a token this service issued") from None
-    if not isinstance(data, dict):
-        raise invalid_argument("page_token", "is not a token this service issued")
-    return data

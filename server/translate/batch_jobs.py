@@ -7,7 +7,7 @@ from typing import Any
 
 from vertex_gateway.v1 import batch_pb2, common_pb2
 
-from .timestamps import timestamp
+from .job_resources import copy_times, job_state
 from .tolerant import tolerant
 
 # Labels the gateway puts on its jobs (keys starting with "vertex-gateway" are reserved).
@@ -87,11 +87,7 @@ def to_batch(job: Mapping[str, Any], location: str) -> batch_pb2.Batch:
         model=decode_model(labels.get(MODEL)) or canonical,
         served_by=common_pb2.ServedBy(location=location, vertex_model=model),
         vertex_job=str(job.get("name") or ""),
-        state=(
-            common_pb2.JobState.Value(native)
-            if native in common_pb2.JobState.keys()  # noqa: SIM118
-            else common_pb2.JOB_STATE_UNSPECIFIED
-        ),
+        state=job_state(native),
         native_state=native,
         labels={k: str(v) for k, v in labels.items() if not k.startswith(RESERVED_PREFIX)},
     )
@@ -103,15 +99,7 @@ def to_batch(job: Mapping[str, Any], location: str) -> batch_pb2.Batch:
         batch.total_count = int(labels.get(TOTAL) or 0)
     except ValueError:
         batch.total_count = 0
-    for key, target in (
-        ("createTime", batch.create_time),
-        ("startTime", batch.start_time),
-        ("endTime", batch.end_time),
-        ("updateTime", batch.update_time),
-    ):
-        ts = timestamp(job.get(key))
-        if ts is not None:
-            target.CopyFrom(ts)
+    copy_times(job, batch)
     error = _error(job.get("error"))
     if error is not None:
         batch.error.CopyFrom(error)

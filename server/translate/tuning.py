@@ -23,9 +23,9 @@ from server.routing.registry import ModelSpec
 from . import gemini_chat
 from .chat_capabilities import required_capabilities
 from .chat_validation import validate_chat_request
+from .job_resources import copy_times, job_state
 from .labels import label_problems
 from .message_checks import message_problems
-from .timestamps import timestamp
 from .tolerant import tolerant
 
 MAX_EPOCHS = 100
@@ -294,11 +294,7 @@ def to_tuning_job(job: Any, location: str) -> tuning_pb2.TuningJob:
     out = tuning_pb2.TuningJob(
         name=f"tuningJobs/{location}-{_tail(job.get('name'), 'tuningJobs')}",
         base_model=base,
-        state=(
-            common_pb2.JobState.Value(native)
-            if native in common_pb2.JobState.keys()  # noqa: SIM118 (an enum wrapper)
-            else common_pb2.JOB_STATE_UNSPECIFIED
-        ),
+        state=job_state(native),
         native_state=native,
         vertex_job=str(job.get("name") or ""),
         tuned_model_display_name=str(job.get("tunedModelDisplayName") or ""),
@@ -310,15 +306,7 @@ def to_tuning_job(job: Any, location: str) -> tuning_pb2.TuningJob:
         validation_data_uri=str(supervised.get("validationDatasetUri") or ""),
         served_by=common_pb2.ServedBy(location=location, vertex_model=_resource(base)),
     )
-    for key, target in (
-        ("createTime", out.create_time),
-        ("startTime", out.start_time),
-        ("endTime", out.end_time),
-        ("updateTime", out.update_time),
-    ):
-        ts = timestamp(job.get(key))
-        if ts is not None:
-            target.CopyFrom(ts)
+    copy_times(job, out)
     error = _mapping(job.get("error"))
     if error.get("code") or error.get("message"):
         out.error.CopyFrom(

@@ -122,9 +122,54 @@ class StreamUnaryInterceptor(_Defaults, _StreamUnaryBase):
         return TranslatedStreamUnaryCall(cast("_StreamUnaryCall", call))
 
 
-class RetryingStream(_UnaryStreamCall):
+class _Forwarding:
+    """The `grpc.aio.Call` methods a wrapper answers from the call it wraps (for a retried
+    stream: from its current attempt)."""
+
+    _call: grpc.aio.Call
+
+    def cancelled(self) -> bool:
+        """Whether the call was cancelled."""
+        return self._call.cancelled()
+
+    def done(self) -> bool:
+        """Whether the call has ended."""
+        return self._call.done()
+
+    def cancel(self) -> bool:
+        """Cancels the call."""
+        return self._call.cancel()
+
+    def add_done_callback(self, callback: Any) -> None:
+        """Registers a callback for when the call ends."""
+        self._call.add_done_callback(callback)
+
+    async def initial_metadata(self) -> Any:
+        """The call's initial metadata."""
+        return await self._call.initial_metadata()
+
+    async def trailing_metadata(self) -> Any:
+        """The call's trailing metadata."""
+        return await self._call.trailing_metadata()
+
+    async def code(self) -> grpc.StatusCode:
+        """The call's status code."""
+        return await self._call.code()
+
+    async def details(self) -> str:
+        """The call's status message."""
+        return await self._call.details()
+
+    async def wait_for_connection(self) -> None:
+        """Waits until the call is connected."""
+        await self._call.wait_for_connection()
+
+
+class RetryingStream(_Forwarding, _UnaryStreamCall):
     """A server-streaming call that restarts on UNAVAILABLE until its first message arrives,
     never after (the caller has seen part of a reply), and raises `VertexGatewayError`s."""
+
+    _call: _UnaryStreamCall
 
     def __init__(
         self,
@@ -171,49 +216,15 @@ class RetryingStream(_UnaryStreamCall):
         except StopAsyncIteration:
             return grpc.aio.EOF  # type: ignore[attr-defined]  # missing from the type stubs
 
-    def cancelled(self) -> bool:
-        """Whether the current attempt was cancelled."""
-        return self._call.cancelled()
-
-    def done(self) -> bool:
-        """Whether the current attempt has ended."""
-        return self._call.done()
-
     def time_remaining(self) -> float | None:
         """Seconds left before the deadline."""
         return _retry.time_left(self._deadline)
 
-    def cancel(self) -> bool:
-        """Cancels the current attempt."""
-        return self._call.cancel()
 
-    def add_done_callback(self, callback: Any) -> None:
-        """Registers a callback for when the current attempt ends."""
-        self._call.add_done_callback(callback)
-
-    async def initial_metadata(self) -> Any:
-        """The current attempt's initial metadata."""
-        return await self._call.initial_metadata()
-
-    async def trailing_metadata(self) -> Any:
-        """The current attempt's trailing metadata."""
-        return await self._call.trailing_metadata()
-
-    async def code(self) -> grpc.StatusCode:
-        """The current attempt's status code."""
-        return await self._call.code()
-
-    async def details(self) -> str:
-        """The current attempt's status message."""
-        return await self._call.details()
-
-    async def wait_for_connection(self) -> None:
-        """Waits until the current attempt is connected."""
-        await self._call.wait_for_connection()
-
-
-class TranslatedStreamUnaryCall(_StreamUnaryCall):
+class TranslatedStreamUnaryCall(_Forwarding, _StreamUnaryCall):
     """A client-streaming call whose failure is raised as a `VertexGatewayError`."""
+
+    _call: _StreamUnaryCall
 
     def __init__(self, call: _StreamUnaryCall) -> None:
         self._call = call
@@ -238,42 +249,6 @@ class TranslatedStreamUnaryCall(_StreamUnaryCall):
         """Half-closes the request stream."""
         await self._call.done_writing()
 
-    def cancelled(self) -> bool:
-        """Whether the call was cancelled."""
-        return self._call.cancelled()
-
-    def done(self) -> bool:
-        """Whether the call has ended."""
-        return self._call.done()
-
     def time_remaining(self) -> float | None:
         """Seconds left before the deadline."""
         return self._call.time_remaining()
-
-    def cancel(self) -> bool:
-        """Cancels the call."""
-        return self._call.cancel()
-
-    def add_done_callback(self, callback: Any) -> None:
-        """Registers a callback for when the call ends."""
-        self._call.add_done_callback(callback)
-
-    async def initial_metadata(self) -> Any:
-        """The call's initial metadata."""
-        return await self._call.initial_metadata()
-
-    async def trailing_metadata(self) -> Any:
-        """The call's trailing metadata."""
-        return await self._call.trailing_metadata()
-
-    async def code(self) -> grpc.StatusCode:
-        """The call's status code."""
-        return await self._call.code()
-
-    async def details(self) -> str:
-        """The call's status message."""
-        return await self._call.details()
-
-    async def wait_for_connection(self) -> None:
-        """Waits until the call is connected."""
-        await self._call.wait_for_connection()

@@ -73,45 +73,9 @@ def _tuple(metadata: Metadata | None) -> tuple[tuple[str, str | bytes], ...] | N
     return None if metadata is None else tuple(metadata)
 
 
-class _Settings:
-    """Constructor arguments shared by both clients, turned into call defaults and options."""
-
-    def __init__(
-        self,
-        *,
-        api_key: str | None,
-        metadata: Metadata,
-        timeout: float | None,
-        retry: RetryPolicy,
-        max_message_bytes: int,
-        keepalive_seconds: float | None,
-        options: Sequence[tuple[str, Any]],
-        tls: bool,
-        credentials: grpc.ChannelCredentials | None,
-        root_certificates: bytes | None,
-        private_key: bytes | None,
-        certificate_chain: bytes | None,
-    ) -> None:
-        self.defaults = CallDefaults(timeout, default_metadata(api_key, metadata), retry)
-        self.options = channel_options(max_message_bytes, keepalive_seconds, options)
-        self.credentials = channel_credentials(
-            tls=tls,
-            credentials=credentials,
-            root_certificates=root_certificates,
-            private_key=private_key,
-            certificate_chain=certificate_chain,
-        )
-
-
-class VertexGateway:
-    """A synchronous client of the gateway at `target` ("host:port").
-
-    `api_key` is sent as `x-api-key` metadata on every call, with `metadata`. `timeout` is the
-    default deadline in seconds of each call, retries included (None: no deadline); a call's own
-    `timeout=` wins. TLS is used when `tls` is true or any certificate is given (`private_key`
-    and `certificate_chain` for mutual TLS), or with ready-made `credentials`. `options` are
-    extra gRPC channel arguments and win over the defaults.
-    """
+class _Gateway:
+    """The construction both clients share: their arguments become call defaults, channel
+    options and credentials, and each client opens its own kind of channel with them."""
 
     def __init__(
         self,
@@ -130,25 +94,52 @@ class VertexGateway:
         private_key: bytes | None = None,
         certificate_chain: bytes | None = None,
     ) -> None:
-        s = _Settings(
-            api_key=api_key,
-            metadata=metadata,
-            timeout=timeout,
-            retry=retry or RetryPolicy(),
-            max_message_bytes=max_message_bytes,
-            keepalive_seconds=keepalive_seconds,
-            options=options,
-            tls=tls,
-            credentials=credentials,
-            root_certificates=root_certificates,
-            private_key=private_key,
-            certificate_chain=certificate_chain,
+        self._open(
+            target,
+            CallDefaults(timeout, default_metadata(api_key, metadata), retry or RetryPolicy()),
+            channel_options(max_message_bytes, keepalive_seconds, options),
+            channel_credentials(
+                tls=tls,
+                credentials=credentials,
+                root_certificates=root_certificates,
+                private_key=private_key,
+                certificate_chain=certificate_chain,
+            ),
         )
-        if s.credentials is None:
-            raw = grpc.insecure_channel(target, options=s.options)
+
+    def _open(
+        self,
+        target: str,
+        defaults: CallDefaults,
+        options: list[tuple[str, Any]],
+        credentials: grpc.ChannelCredentials | None,
+    ) -> None:
+        """Open the channel and its service stubs."""
+        raise NotImplementedError
+
+
+class VertexGateway(_Gateway):
+    """A synchronous client of the gateway at `target` ("host:port").
+
+    `api_key` is sent as `x-api-key` metadata on every call, with `metadata`. `timeout` is the
+    default deadline in seconds of each call, retries included (None: no deadline); a call's own
+    `timeout=` wins. TLS is used when `tls` is true or any certificate is given (`private_key`
+    and `certificate_chain` for mutual TLS), or with ready-made `credentials`. `options` are
+    extra gRPC channel arguments and win over the defaults.
+    """
+
+    def _open(
+        self,
+        target: str,
+        defaults: CallDefaults,
+        options: list[tuple[str, Any]],
+        credentials: grpc.ChannelCredentials | None,
+    ) -> None:
+        if credentials is None:
+            raw = grpc.insecure_channel(target, options=options)
         else:
-            raw = grpc.secure_channel(target, s.credentials, options=s.options)
-        self.channel = grpc.intercept_channel(raw, _sync.Interceptor(s.defaults))
+            raw = grpc.secure_channel(target, credentials, options=options)
+        self.channel = grpc.intercept_channel(raw, _sync.Interceptor(defaults))
         self.chat_service = chat_pb2_grpc.ChatServiceStub(self.channel)
         self.embedding_service = embedding_pb2_grpc.EmbeddingServiceStub(self.channel)
         self.image_service = image_pb2_grpc.ImageServiceStub(self.channel)
@@ -249,55 +240,31 @@ class VertexGateway:
         self.close()
 
 
-class AsyncVertexGateway:
+class AsyncVertexGateway(_Gateway):
     """An asyncio client of the gateway at `target`; the same arguments as `VertexGateway`.
 
     Create it inside the event loop that uses it (grpc.aio channels belong to one loop).
     """
 
-    def __init__(
+    def _open(
         self,
         target: str,
-        *,
-        api_key: str | None = None,
-        metadata: Metadata = (),
-        timeout: float | None = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-        keepalive_seconds: float | None = DEFAULT_KEEPALIVE_SECONDS,
-        options: Sequence[tuple[str, Any]] = (),
-        tls: bool = False,
-        credentials: grpc.ChannelCredentials | None = None,
-        root_certificates: bytes | None = None,
-        private_key: bytes | None = None,
-        certificate_chain: bytes | None = None,
+        defaults: CallDefaults,
+        options: list[tuple[str, Any]],
+        credentials: grpc.ChannelCredentials | None,
     ) -> None:
-        s = _Settings(
-            api_key=api_key,
-            metadata=metadata,
-            timeout=timeout,
-            retry=retry or RetryPolicy(),
-            max_message_bytes=max_message_bytes,
-            keepalive_seconds=keepalive_seconds,
-            options=options,
-            tls=tls,
-            credentials=credentials,
-            root_certificates=root_certificates,
-            private_key=private_key,
-            certificate_chain=certificate_chain,
-        )
         interceptors: list[Any] = [
-            _aio.UnaryUnaryInterceptor(s.defaults),
-            _aio.UnaryStreamInterceptor(s.defaults),
-            _aio.StreamUnaryInterceptor(s.defaults),
+            _aio.UnaryUnaryInterceptor(defaults),
+            _aio.UnaryStreamInterceptor(defaults),
+            _aio.StreamUnaryInterceptor(defaults),
         ]
-        if s.credentials is None:
+        if credentials is None:
             self.channel = grpc.aio.insecure_channel(
-                target, options=s.options, interceptors=interceptors
+                target, options=options, interceptors=interceptors
             )
         else:
             self.channel = grpc.aio.secure_channel(
-                target, s.credentials, options=s.options, interceptors=interceptors
+                target, credentials, options=options, interceptors=interceptors
             )
         self.chat_service = chat_pb2_grpc.ChatServiceStub(self.channel)
         self.embedding_service = embedding_pb2_grpc.EmbeddingServiceStub(self.channel)
