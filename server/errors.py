@@ -50,21 +50,31 @@ class GatewayError(Exception):
         self.quota_subject = quota_subject
 
     def to_status_proto(self) -> status_pb2.Status:
-        """The google.rpc.Status with every applicable detail packed."""
+        """The google.rpc.Status with every applicable detail packed.
+
+        The status travels in trailers (its message twice: `grpc-message` and inside
+        `grpc-status-details-bin`), and gRPC refuses trailers past 8 KiB with an error of its
+        own; so the message and the field violations are kept within a budget, the rest
+        summed up in one last violation."""
+        message = _clip(self.message, _MESSAGE_BUDGET)
         details: list[any_pb2.Any] = []
         info = error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN)
         for key, value in self.metadata.items():
             info.metadata[key] = value
         details.append(_pack(info))
         if self.field_violations:
-            bad = error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(
-                        field=v.field, description=v.description
+            bad = error_details_pb2.BadRequest()
+            spent = 0
+            for i, v in enumerate(self.field_violations):
+                field, description = _clip(v.field, 200), _clip(v.description, 300)
+                spent += len(field) + len(description) + 8
+                if spent > _VIOLATIONS_BUDGET:
+                    left = len(self.field_violations) - i
+                    bad.field_violations.add(
+                        field="…", description=f"{left} more problems not listed"
                     )
-                    for v in self.field_violations
-                ]
-            )
+                    break
+                bad.field_violations.add(field=field, description=description)
             details.append(_pack(bad))
         if self.retry_delay_seconds is not None:
             delay = duration_pb2.Duration()
@@ -79,13 +89,20 @@ class GatewayError(Exception):
                 ]
             )
             details.append(_pack(quota))
-        return status_pb2.Status(
-            code=_CODE_NUMBER[self.code], message=self.message, details=details
-        )
+        return status_pb2.Status(code=_CODE_NUMBER[self.code], message=message, details=details)
 
     def to_grpc_status(self) -> grpc.Status:
         """The status as grpcio expects it for `abort_with_status`."""
         return rpc_status.to_status(self.to_status_proto())
+
+
+# Bytes (about) of the status message and of the field violations an error may carry.
+_MESSAGE_BUDGET = 1000
+_VIOLATIONS_BUDGET = 2500
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _pack(message: object) -> any_pb2.Any:

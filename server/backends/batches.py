@@ -21,7 +21,13 @@ from google.protobuf import json_format
 from vertex_gateway.v1 import batch_pb2
 
 from server.config import StorageConfig
-from server.errors import FieldViolation, GatewayError, invalid_argument, invalid_request
+from server.errors import (
+    FieldViolation,
+    GatewayError,
+    invalid_argument,
+    invalid_request,
+    upstream_malformed,
+)
 from server.routing.registry import Family
 from server.routing.router import Route, Router, vertex_resource
 from server.translate import batch_jobs, batch_lines
@@ -32,10 +38,13 @@ from server.vertex.urls import VertexTarget, collection_url
 
 from . import vertex_jobs
 from .files import FileStore, storage_unconfigured
+from .jsonl import LineTooLong, numbered_lines
 
 _NAME = re.compile(r"^batches/([a-z][a-z0-9-]*)-([0-9]+)$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{1,63}$")
 RESULTS_PER_MESSAGE = 100
+# The longest line of Vertex's batch output read back (a reply with its request echoed).
+MAX_RESULT_LINE_BYTES = 256 * 1024 * 1024
 MAX_LISTED_PROBLEMS = 100
 STAGING_PIECE = 1024 * 1024
 FAMILIES = (Family.GEMINI, Family.CLAUDE, Family.TEXT_EMBEDDING)
@@ -369,17 +378,14 @@ class BatchStore:
         for obj in await self._gcs.list(bucket, prefix, deadline):
             if not obj.name.endswith(".jsonl"):
                 continue
-            carry = b""
-            async for chunk in self._gcs.read(bucket, obj.name, deadline):
-                lines = (carry + chunk).split(b"\n")
-                carry = lines.pop()
-                for raw in lines:
+            chunks = self._gcs.read(bucket, obj.name, deadline)
+            try:
+                async for _, raw in numbered_lines(chunks, MAX_RESULT_LINE_BYTES):
                     parsed = _parse(raw)
                     if parsed is not None:
                         yield parsed
-            parsed = _parse(carry)
-            if parsed is not None:
-                yield parsed
+            except LineTooLong as exc:
+                raise upstream_malformed(f"batch output {obj.name}: {exc}") from None
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:

@@ -31,11 +31,14 @@ from server.vertex.urls import VertexTarget, collection_url
 
 from . import vertex_jobs
 from .files import FileStore, storage_unconfigured
+from .jsonl import LineTooLong, numbered_lines
 from .model_discovery import ModelDiscovery
 
 _NAME = re.compile(r"^tuningJobs/([a-z][a-z0-9-]{0,62})-([0-9]{1,19})$")
 MAX_LISTED_PROBLEMS = 100
 STAGING_PIECE = 1024 * 1024
+# The longest example line of an uploaded dataset (an example with inline media stays far below).
+MAX_LINE_BYTES = 32 * 1024 * 1024
 JOBS = vertex_jobs.JobKind(
     "tuning job", "tuning_job", tuning.TERMINAL, tuning.MARK, mark_value=tuning.MARK_VALUE
 )
@@ -177,17 +180,14 @@ class TuningStore:
         self, source: _Source, deadline: Deadline
     ) -> AsyncIterator[tuple[int, bytes]]:
         """(1-based line number, line) of every non-blank line of an uploaded file."""
-        carry = b""
-        number = 0
-        async for chunk in self._gcs.read(source.bucket, source.obj, deadline):
-            lines = (carry + chunk).split(b"\n")
-            carry = lines.pop()
-            for raw in lines:
-                number += 1
-                if raw.strip():
-                    yield number, raw
-        if carry.strip():
-            yield number + 1, carry
+        chunks = self._gcs.read(source.bucket, source.obj, deadline)
+        try:
+            async for number, line in numbered_lines(chunks, MAX_LINE_BYTES):
+                yield number, line
+        except LineTooLong as exc:
+            raise invalid_argument(
+                f"{source.field}_file", f"{exc} (one JSON example per line)"
+            ) from None
 
     async def _lines(
         self, source: _Source, spec: ModelSpec, deadline: Deadline

@@ -95,3 +95,28 @@ async def test_job_names_with_a_made_up_location_never_reach_vertex(
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
         assert "zz-nowhere1" in (caught.value.details() or "")
     assert admin.requests() == []
+
+
+async def test_a_request_with_hundreds_of_problems_still_gets_its_invalid_argument(
+    channel: grpc.aio.Channel,
+) -> None:
+    """Every problem is listed only up to a budget: gRPC refuses trailers past 8 KiB, and the
+    caller must get INVALID_ARGUMENT with the first problems, never a transport error."""
+    from vertex_gateway.v1 import batch_pb2, batch_pb2_grpc
+
+    items = [
+        batch_pb2.BatchItem(id=f"item-{i:04d}", chat=chat_pb2.ChatRequest(model="x" * 100))
+        for i in range(400)
+    ]
+    batches = batch_pb2_grpc.BatchServiceStub(channel)
+    for _ in range(5):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await batches.CreateBatch(
+                batch_pb2.CreateBatchRequest(model="gemini-2.5-flash", requests=items)
+            )
+        details = error_details(caught.value)
+        assert details.code == grpc.StatusCode.INVALID_ARGUMENT, details.message
+        assert details.bad_request is not None
+        violations = details.bad_request.field_violations
+        assert 5 < len(violations) < 100
+        assert violations[-1].description.endswith("more problems not listed")
