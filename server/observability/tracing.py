@@ -11,25 +11,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    SimpleSpanProcessor,
-    SpanExporter,
-)
-from opentelemetry.trace import SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
-_STATE: dict[str, Any] = {"tracer": None, "provider": None}
-_PROPAGATOR = TraceContextTextMapPropagator()
+# OpenTelemetry is imported by `setup` only: a gateway that does not trace never loads it
+# (about 50 modules and several MB per worker).
+_STATE: dict[str, Any] = {"tracer": None, "provider": None, "propagator": None}
 
 
 def setup(exporter: SpanExporter | None = None, *, version: str = "") -> None:
     """Switch tracing on. Without an exporter, OTLP over gRPC (batched); with one (tests, an
     in-memory exporter), every span is exported as it ends."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
     if exporter is None:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
@@ -41,6 +40,7 @@ def setup(exporter: SpanExporter | None = None, *, version: str = "") -> None:
     )
     provider.add_span_processor(processor)
     _STATE["provider"] = provider
+    _STATE["propagator"] = TraceContextTextMapPropagator()
     _STATE["tracer"] = provider.get_tracer("vertex_gateway", version)
 
 
@@ -75,9 +75,11 @@ def upstream_span(method: str, url: str) -> contextlib.AbstractContextManager[An
 def _rpc_span(method: str, metadata: Iterable[Any] | None) -> Iterator[Any]:
     """A server span for one RPC (`method` is `Service/Method`), named as OpenTelemetry's RPC
     conventions say (`vertex_gateway.v1.ChatService/Chat`), current while the handler runs."""
+    from opentelemetry.trace import SpanKind
+
     tracer = _STATE["tracer"]
     carrier = {k: v for k, v in metadata or () if k in ("traceparent", "tracestate")}
-    parent = _PROPAGATOR.extract(carrier) if carrier else None
+    parent = _STATE["propagator"].extract(carrier) if carrier else None
     service, _, name = method.rpartition("/")
     service = f"vertex_gateway.v1.{service}"
     with tracer.start_as_current_span(
@@ -94,6 +96,8 @@ def _rpc_span(method: str, metadata: Iterable[Any] | None) -> Iterator[Any]:
 def rpc_status(span: Any, code: str) -> None:
     """Record the RPC's gRPC status on its span."""
     if span is not None:
+        from opentelemetry.trace import Status, StatusCode
+
         span.set_attribute("rpc.grpc.status_code", code)
         if code not in ("OK", "CANCELLED"):
             span.set_status(Status(StatusCode.ERROR, code))
@@ -103,6 +107,8 @@ def rpc_status(span: Any, code: str) -> None:
 def _upstream_span(method: str, url: str) -> Iterator[Any]:
     """A client span for one attempt at a Vertex AI call (its URL carries no secret: keys and
     tokens travel in headers)."""
+    from opentelemetry.trace import SpanKind
+
     tracer = _STATE["tracer"]
     path = url.split("?", 1)[0]
     with tracer.start_as_current_span(
@@ -118,6 +124,8 @@ def _upstream_span(method: str, url: str) -> Iterator[Any]:
 def upstream_status(span: Any, status: int | None) -> None:
     """Record the HTTP status (None: no reply) on an upstream span."""
     if span is not None:
+        from opentelemetry.trace import Status, StatusCode
+
         if status is None:
             span.set_status(Status(StatusCode.ERROR, "no reply"))
         else:
