@@ -221,6 +221,7 @@ class BatchStore:
             labels[batch_jobs.FILE] = request.input_file.removeprefix("files/")
         if request.request_id:
             labels[batch_jobs.REQUEST_ID] = request.request_id
+        labels.update(vertex_jobs.owner_labels())
         body: dict[str, Any] = {
             "displayName": request.display_name or f"vertex-gateway-{staging[:12]}",
             "model": vertex_resource(route.spec),
@@ -237,7 +238,8 @@ class BatchStore:
     async def _find_request(
         self, jobs_url: str, request_id: str, deadline: Deadline
     ) -> dict[str, Any] | None:
-        filter_ = f'labels.{batch_jobs.REQUEST_ID}="{request_id}"'
+        # Another caller's request id is another request: only the caller's own jobs match.
+        filter_ = f'labels.{batch_jobs.REQUEST_ID}="{request_id}"' + vertex_jobs.owner_filter()
         page = await self._client.get_json(
             vertex_jobs.filtered_list_url(jobs_url, 10, "", filter_), deadline
         )

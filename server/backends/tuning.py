@@ -137,6 +137,7 @@ class TuningStore:
         body = tuning.to_tuning_job_body(
             request, spec, uris["training"], uris["validation"], staging
         )
+        body["labels"].update(vertex_jobs.owner_labels())
         # Not retried: a job Vertex created before failing to answer would run twice.
         job = await self._client.call_json(
             self._jobs_url(self._location), body, deadline, resource=True, retry=False

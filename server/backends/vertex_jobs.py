@@ -2,7 +2,9 @@
 listing them a page at a time.
 
 The gateway marks its jobs with a label; a job without the mark was not created through the
-gateway and is answered as not found. Page tokens are the gateway's own (base64 JSON) and carry
+gateway and is answered as not found. With caller keys configured, a job also carries its
+caller (a hash of the name, in a reserved label): other callers neither see it listed nor read,
+cancel or reuse it, as if it did not exist. Page tokens are the gateway's own (base64 JSON) and carry
 a hash of the listing's filter, so a token is taken back only by a listing with the same states.
 """
 
@@ -19,6 +21,7 @@ import grpc
 import orjson
 from vertex_gateway.v1 import common_pb2
 
+from server.callers import current_caller
 from server.errors import GatewayError, invalid_argument
 from server.vertex.client import Deadline, VertexClient
 from server.vertex.errors import VertexError
@@ -26,6 +29,29 @@ from server.vertex.urls import list_url
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 1000
+# The reserved label that ties a job to the caller that created it.
+OWNER = "vertex-gateway-caller"
+
+
+def owner_mark() -> str | None:
+    """The OWNER label value of the authenticated caller (None without caller keys): a hash,
+    since label values take only 63 lowercase letters, digits, '-' and '_'."""
+    caller = current_caller()
+    if caller is None:
+        return None
+    return hashlib.sha256(caller.caller.encode()).hexdigest()[:32]
+
+
+def owner_labels() -> dict[str, str]:
+    """The labels a job created now carries to tie it to its caller."""
+    mark = owner_mark()
+    return {OWNER: mark} if mark is not None else {}
+
+
+def owner_filter() -> str:
+    """The Vertex list filter clause that keeps the current caller's jobs (empty without keys)."""
+    mark = owner_mark()
+    return f' AND labels.{OWNER}="{mark}"' if mark is not None else ""
 
 
 @dataclass(frozen=True)
@@ -39,17 +65,20 @@ class JobKind:
     mark_value: str | None = None  # None: any value of the mark will do
 
     def is_ours(self, labels: Mapping[str, Any]) -> bool:
-        """True when a job's labels carry the gateway's mark."""
+        """True when a job's labels carry the gateway's mark (and the current caller's)."""
+        owner = owner_mark()
+        if owner is not None and labels.get(OWNER) != owner:
+            return False
         if self.mark_value is None:
             return self.mark in labels
         return labels.get(self.mark) == self.mark_value
 
     @property
     def marked(self) -> str:
-        """The Vertex list filter that picks the gateway's jobs."""
+        """The Vertex list filter that picks the gateway's jobs (the current caller's)."""
         if self.mark_value is None:
-            return f"labels.{self.mark}:*"
-        return f'labels.{self.mark}="{self.mark_value}"'
+            return f"labels.{self.mark}:*" + owner_filter()
+        return f'labels.{self.mark}="{self.mark_value}"' + owner_filter()
 
     def not_found(self, name: str) -> GatewayError:
         """NOT_FOUND for a job that does not exist (or is not the gateway's)."""

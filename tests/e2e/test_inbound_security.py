@@ -223,3 +223,49 @@ async def test_caller_tokens_per_minute(
         assert (
             d.info is not None and d.info.reason == "CALLER_TOKEN_LIMITED" and d.retry is not None
         )
+
+
+async def test_jobs_belong_to_the_caller_that_created_them(
+    emulator: EmulatorProcess, service_account: dict[str, Any], tmp_path: Path
+) -> None:
+    """With caller keys, a batch is its creator's: another caller cannot list, read, cancel or
+    reuse it (its request id included), and is told it does not exist."""
+    from vertex_gateway.v1 import batch_pb2, batch_pb2_grpc, chat_pb2
+
+    config = {
+        "callers": [
+            {"caller": "team-a", "key_sha256": hash_key("key-a")},
+            {"caller": "team-b", "key_sha256": hash_key("key-b")},
+        ]
+    }
+    a, b = (("x-api-key", "key-a"),), (("x-api-key", "key-b"),)
+    request = batch_pb2.CreateBatchRequest(
+        model="gemini-2.5-flash",
+        requests=[batch_pb2.BatchItem(id="q", chat=chat_pb2.ChatRequest(
+            model="gemini-2.5-flash",
+            messages=[chat_pb2.Message(role=chat_pb2.ROLE_USER, parts=[chat_pb2.Part(text="hi")])],
+        ))],
+        request_id="0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+    )  # fmt: skip
+    async with (
+        gateway(emulator, service_account, tmp_path, config, VG_STORAGE_BUCKET="vertex-gateway-test") as port,
+        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):  # fmt: skip
+        batches = batch_pb2_grpc.BatchServiceStub(channel)
+        mine = await batches.CreateBatch(request, metadata=a)
+        assert (await batches.GetBatch(batch_pb2.GetBatchRequest(name=mine.name), metadata=a)).name
+        listed_a = await batches.ListBatches(batch_pb2.ListBatchesRequest(), metadata=a)
+        assert mine.name in {x.name for x in listed_a.batches}
+        listed_b = await batches.ListBatches(batch_pb2.ListBatchesRequest(), metadata=b)
+        assert mine.name not in {x.name for x in listed_b.batches}
+        for call in (
+            batches.GetBatch(batch_pb2.GetBatchRequest(name=mine.name), metadata=b),
+            batches.CancelBatch(batch_pb2.CancelBatchRequest(name=mine.name), metadata=b),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await call
+            assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        # The same request id from another caller is another request: a batch of its own.
+        theirs = await batches.CreateBatch(request, metadata=b)
+        assert theirs.name != mine.name
+        assert (await batches.CreateBatch(request, metadata=a)).name == mine.name
