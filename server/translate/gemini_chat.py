@@ -426,9 +426,9 @@ _USAGE_DETAILS = {
 }
 
 
-def usage_from(meta: Mapping[str, Any]) -> common_pb2.Usage:
-    """Every counter of `usageMetadata`."""
-    usage = common_pb2.Usage()
+def usage_from(meta: Mapping[str, Any], into: common_pb2.Usage | None = None) -> common_pb2.Usage:
+    """Every counter of `usageMetadata` (set in `into` when given)."""
+    usage = common_pb2.Usage() if into is None else into
     for key, value in meta.items():
         count = _USAGE_COUNTS.get(key)
         if count is not None:
@@ -549,8 +549,10 @@ def candidate_from(
     *,
     response_id: str = "",
     calls: dict[int, int] | None = None,
+    into: chat_pb2.Candidate | None = None,
 ) -> chat_pb2.Candidate:
-    """One candidate (complete, or a streamed delta).
+    """One candidate (complete, or a streamed delta), built in `into` when given (a reply's
+    own repeated field: no copy of the candidate and its parts afterwards).
 
     `calls` counts tool calls per candidate; a stream passes the same dict for every chunk so
     call indexes (and the ids derived from them) continue across chunks.
@@ -567,12 +569,17 @@ def candidate_from(
         )
         if p is not None
     ]
-    candidate = chat_pb2.Candidate(
-        index=index,
-        message=chat_pb2.Message(role=chat_pb2.ROLE_ASSISTANT, parts=parts),
-        finish_message=str(raw.get("finishMessage", "")),
-        safety_ratings=_ratings(raw.get("safetyRatings")),
-    )
+    candidate = chat_pb2.Candidate() if into is None else into
+    candidate.index = index
+    message = candidate.message
+    message.role = chat_pb2.ROLE_ASSISTANT
+    message.parts.extend(parts)
+    finish_message = raw.get("finishMessage")
+    if finish_message:
+        candidate.finish_message = str(finish_message)
+    ratings = raw.get("safetyRatings")
+    if ratings:
+        candidate.safety_ratings.extend(_ratings(ratings))
     native = raw.get("finishReason")
     if native:
         candidate.native_finish_reason = str(native)
@@ -618,18 +625,14 @@ def from_generate_content(payload: Any, *, model: str) -> chat_pb2.ChatResponse:
         raise upstream_malformed("response: expected a JSON object")
     response_id = str(payload.get("responseId", ""))
     reply = chat_pb2.ChatResponse(
-        id=response_id,
-        model=model,
-        model_version=str(payload.get("modelVersion", "")),
-        candidates=[
-            candidate_from(c, i, response_id=response_id)
-            for i, c in enumerate(payload.get("candidates") or [])
-            if isinstance(c, dict)
-        ],
+        id=response_id, model=model, model_version=str(payload.get("modelVersion", ""))
     )
+    for i, c in enumerate(payload.get("candidates") or []):
+        if isinstance(c, dict):
+            candidate_from(c, i, response_id=response_id, into=reply.candidates.add())
     meta = payload.get("usageMetadata")
     if isinstance(meta, dict):
-        reply.usage.CopyFrom(usage_from(meta))
+        usage_from(meta, into=reply.usage)
     if isinstance(payload.get("promptFeedback"), dict):
         reply.prompt_feedback.CopyFrom(_prompt_feedback(payload["promptFeedback"]))
     created = timestamp(payload.get("createTime"))
