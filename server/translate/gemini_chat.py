@@ -396,17 +396,16 @@ def to_count_tokens(request: chat_pb2.CountTokensRequest) -> dict[str, Any]:
 # Response
 
 
-def _details(items: Any) -> list[common_pb2.ModalityTokenCount]:
+def _add_details(counts: Any, items: Any) -> None:
+    """Append each per-modality count of `items` (a Vertex `*TokensDetails` list) to `counts`."""
     if not isinstance(items, list):
-        return []
-    return [
-        common_pb2.ModalityTokenCount(
-            modality=_MODALITY.get(str(item.get("modality")), common_pb2.MODALITY_UNSPECIFIED),
-            token_count=as_int(item.get("tokenCount")),
-        )
-        for item in items
-        if isinstance(item, dict)
-    ]
+        return
+    for item in items:
+        if isinstance(item, dict):
+            counts.add(
+                modality=_MODALITY.get(str(item.get("modality")), common_pb2.MODALITY_UNSPECIFIED),
+                token_count=as_int(item.get("tokenCount")),
+            )
 
 
 # usageMetadata member -> Usage field; a reply carries only some of them.
@@ -434,7 +433,7 @@ def usage_from(meta: Mapping[str, Any], into: common_pb2.Usage | None = None) ->
         if count is not None:
             setattr(usage, count, as_int(value))
         elif key in _USAGE_DETAILS:
-            getattr(usage, _USAGE_DETAILS[key]).extend(_details(value))
+            _add_details(getattr(usage, _USAGE_DETAILS[key]), value)
         elif key == "trafficType":
             usage.traffic_type = str(value or "")
     return usage
@@ -712,8 +711,9 @@ def count_tokens_from(payload: Any) -> chat_pb2.CountTokensResponse:
     if "totalTokens" not in payload:
         # Fail loudly rather than report 0 tokens (a peer's long-standing bug).
         raise upstream_malformed("countTokens reply: it has no totalTokens")
-    return chat_pb2.CountTokensResponse(
+    reply = chat_pb2.CountTokensResponse(
         total_tokens=as_int(payload.get("totalTokens")),
         total_billable_characters=as_int(payload.get("totalBillableCharacters")),
-        input_details=_details(payload.get("promptTokensDetails")),
     )
+    _add_details(reply.input_details, payload.get("promptTokensDetails"))
+    return reply
