@@ -125,6 +125,9 @@ class StorageConfig:
     max_file_bytes: int = 5 * 1024 * MIB
     # Bytes sent per resumable-upload request: a multiple of 256 KiB, as Cloud Storage requires.
     upload_chunk_bytes: int = 4 * MIB
+    # The largest batch input_file CreateBatch reads: the batch is validated and staged in
+    # memory (several times the file's size at the peak), so the bound keeps a worker alive.
+    max_batch_input_bytes: int = 256 * MIB
 
 
 @dataclass(frozen=True)
@@ -236,6 +239,7 @@ _ENV_SCALARS: dict[str, tuple[str, str]] = {
     "VG_STORAGE_BUCKET": ("storage", "bucket"),
     "VG_STORAGE_PREFIX": ("storage", "prefix"),
     "VG_MAX_FILE_BYTES": ("storage", "max_file_bytes"),
+    "VG_MAX_BATCH_INPUT_BYTES": ("storage", "max_batch_input_bytes"),
 }
 
 
@@ -555,8 +559,8 @@ def validate(config: GatewayConfig) -> None:
         raise ConfigError("storage.base_url must be an http(s) URL")
     if st.upload_chunk_bytes < 256 * 1024 or st.upload_chunk_bytes % (256 * 1024):
         raise ConfigError("storage.upload_chunk_bytes must be a multiple of 256 KiB")
-    if st.max_file_bytes < 1:
-        raise ConfigError("storage.max_file_bytes must be positive")
+    if st.max_file_bytes < 1 or st.max_batch_input_bytes < 1:
+        raise ConfigError("storage.max_file_bytes and max_batch_input_bytes must be positive")
     for prefix in v.output_gcs_prefixes:
         if not re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]/", prefix):
             raise ConfigError(

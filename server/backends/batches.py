@@ -114,6 +114,13 @@ class BatchStore:
         if request.requests:
             return list(request.requests), "requests"
         _, obj = await self._files.stat(request.input_file, deadline.remaining(), "input_file")
+        limit = self._storage.max_batch_input_bytes
+        if obj.size > limit:
+            raise invalid_argument(
+                "input_file",
+                f"is {obj.size} bytes; a batch input file may be at most {limit} bytes"
+                " (storage.max_batch_input_bytes): split it into several batches",
+            )
         data = await self._gcs.read_all(self._bucket, obj.name, deadline)
         items: list[batch_pb2.BatchItem] = []
         problems: list[FieldViolation] = []

@@ -271,3 +271,48 @@ async def test_claude_batch(batches: batch_pb2_grpc.BatchServiceStub, admin: Emu
         if r["path"].endswith("/batchPredictionJobs") and r["method"] == "POST"
     ]
     assert created[-1]["body"]["model"] == "publishers/anthropic/models/claude-sonnet-4-5@20250929"
+
+
+async def test_an_input_file_over_the_limit_is_refused_before_it_is_read(
+    emulator: Any, service_account: dict[str, Any]
+) -> None:
+    """storage.max_batch_input_bytes keeps a worker from reading a huge file into memory."""
+    from google.protobuf import json_format
+
+    from server.app import create_gateway
+    from server.config import load_config
+
+    from .conftest import gateway_env
+
+    gw = await create_gateway(
+        load_config(env=gateway_env(emulator, service_account, VG_MAX_BATCH_INPUT_BYTES="1000"))
+    )
+    await gw.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{gw.port}") as channel:
+            lines = b"".join(
+                json_format.MessageToJson(B.BatchItem(id=f"f{i}", chat=ask("x")), indent=None)
+                .encode() + b"\n"
+                for i in range(20)
+            )  # fmt: skip
+
+            async def upload() -> AsyncIterator[file_pb2.UploadFileRequest]:
+                yield file_pb2.UploadFileRequest(
+                    metadata=file_pb2.UploadFileMetadata(
+                        mime_type="application/jsonl", purpose=file_pb2.FILE_PURPOSE_BATCH_INPUT
+                    )
+                )
+                yield file_pb2.UploadFileRequest(chunk=lines)
+
+            stored = await file_pb2_grpc.FileServiceStub(channel).UploadFile(upload())
+            assert stored.size_bytes > 1000
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await batch_pb2_grpc.BatchServiceStub(channel).CreateBatch(
+                    B.CreateBatchRequest(model="gemini-2.5-flash", input_file=stored.name)
+                )
+            details = error_details(caught.value)
+            assert details.code == grpc.StatusCode.INVALID_ARGUMENT
+            assert details.bad_request is not None
+            assert details.bad_request.field_violations[0].field == "input_file"
+    finally:
+        await gw.shutdown()
