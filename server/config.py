@@ -562,7 +562,9 @@ def validate(config: GatewayConfig) -> None:
     if st.max_file_bytes < 1 or st.max_batch_input_bytes < 1:
         raise ConfigError("storage.max_file_bytes and max_batch_input_bytes must be positive")
     for prefix in v.output_gcs_prefixes:
-        if not re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]/", prefix):
+        if not re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]/", prefix) or not (
+            prefix.endswith("/")
+        ):
             raise ConfigError(
                 f"vertex.output_gcs_prefixes: {prefix!r} must be gs://bucket/ or gs://bucket/path/"
             )

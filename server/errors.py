@@ -56,18 +56,18 @@ class GatewayError(Exception):
         `grpc-status-details-bin`), and gRPC refuses trailers past 8 KiB with an error of its
         own; so the message and the field violations are kept within a budget, the rest
         summed up in one last violation."""
-        message = _clip(self.message, _MESSAGE_BUDGET)
+        message = _clip_header(self.message, _MESSAGE_BUDGET)
         details: list[any_pb2.Any] = []
         info = error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN)
         for key, value in self.metadata.items():
-            info.metadata[key] = value
+            info.metadata[_clip(key, 64)] = _clip(value, _METADATA_VALUE_BUDGET)
         details.append(_pack(info))
         if self.field_violations:
             bad = error_details_pb2.BadRequest()
             spent = 0
             for i, v in enumerate(self.field_violations):
                 field, description = _clip(v.field, 200), _clip(v.description, 300)
-                spent += len(field) + len(description) + 8
+                spent += len(field.encode()) + len(description.encode()) + 8
                 if spent > _VIOLATIONS_BUDGET:
                     left = len(self.field_violations) - i
                     bad.field_violations.add(
@@ -96,13 +96,34 @@ class GatewayError(Exception):
         return rpc_status.to_status(self.to_status_proto())
 
 
-# Bytes (about) of the status message and of the field violations an error may carry.
+# Bytes of the status message (as `grpc-message` sends it, percent-encoded), of the field
+# violations and of each ErrorInfo metadata value: together, with the base64 of the status,
+# well inside the 8 KiB gRPC allows for trailers.
 _MESSAGE_BUDGET = 1000
-_VIOLATIONS_BUDGET = 2500
+_VIOLATIONS_BUDGET = 2000
+_METADATA_VALUE_BUDGET = 256
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """`text` cut to at most `limit` UTF-8 bytes (whole characters), marked when cut."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", "ignore") + "…"
+
+
+def _clip_header(text: str, limit: int) -> str:
+    """`text` cut to what takes at most `limit` bytes in `grpc-message`, where every byte
+    outside printable ASCII (and '%') is sent as three."""
+    if len(text) * 9 <= limit:  # even all 3-byte characters, encoded, fit
+        return text
+    cost = 0
+    for i, ch in enumerate(text):
+        code = ord(ch)
+        cost += 1 if 0x20 <= code < 0x7F and ch != "%" else 3 * len(ch.encode())
+        if cost > limit - 9:  # room for the ellipsis, encoded
+            return text[:i] + "…"
+    return text
 
 
 def _pack(message: object) -> any_pb2.Any:

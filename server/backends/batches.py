@@ -250,8 +250,10 @@ class BatchStore:
         page = await self._client.get_json(
             vertex_jobs.filtered_list_url(jobs_url, 10, "", filter_), deadline
         )
-        jobs = page.get("batchPredictionJobs") if isinstance(page, dict) else None
-        return jobs[0] if isinstance(jobs, list) and jobs and isinstance(jobs[0], dict) else None
+        jobs = vertex_jobs.ours(
+            JOBS, page.get("batchPredictionJobs") if isinstance(page, dict) else None
+        )
+        return jobs[0] if jobs else None
 
     # -- read -----------------------------------------------------------------------------
     async def get(self, name: str, remaining: float | None) -> batch_pb2.Batch:
@@ -269,7 +271,8 @@ class BatchStore:
     ) -> batch_pb2.ListBatchesResponse:
         """A page of the gateway's batches, location by location."""
         listing = vertex_jobs.listing(JOBS, request.page_size, request.states, request.page_token)
-        where, vertex_token = int(listing.resume.get("l", 0)), str(listing.resume.get("t", ""))
+        where = vertex_jobs.token_count(listing.resume, "l")
+        vertex_token = str(listing.resume.get("t", ""))
         locations = self._locations()
         deadline = self._client.deadline(remaining)
         reply = batch_pb2.ListBatchesResponse()
@@ -279,9 +282,8 @@ class BatchStore:
                 self._jobs_url(location), listing.size - len(reply.batches), vertex_token
             )
             page = await self._client.get_json(url, deadline, resource=True)
-            for job in page.get("batchPredictionJobs") or []:
-                if isinstance(job, dict):
-                    reply.batches.append(batch_jobs.to_batch(job, location))
+            for job in vertex_jobs.ours(JOBS, page.get("batchPredictionJobs")):
+                reply.batches.append(batch_jobs.to_batch(job, location))
             vertex_token = str(page.get("nextPageToken") or "")
             if not vertex_token:
                 where += 1
@@ -302,7 +304,8 @@ class BatchStore:
             data = vertex_jobs.decode_token(request.page_token)
             if data.get("b") != request.name:
                 raise invalid_argument("page_token", "belongs to another batch")
-            skip_lines, skip_missing = int(data.get("n", 0)), int(data.get("m", 0))
+            skip_lines = vertex_jobs.token_count(data, "n")
+            skip_missing = vertex_jobs.token_count(data, "m")
         deadline = self._client.deadline(remaining)
         location, job = await self._jobs.get(request.name, deadline)
         state = str(job.get("state") or "")

@@ -254,9 +254,8 @@ class TuningStore:
         page = await self._client.get_json(url, self._client.deadline(remaining))
         reply = tuning_pb2.ListTuningJobsResponse()
         jobs = page.get("tuningJobs") if isinstance(page, dict) else None
-        for job in jobs or []:
-            if isinstance(job, dict):
-                reply.tuning_jobs.append(self._typed(job, self._location))
+        for job in vertex_jobs.ours(JOBS, jobs):
+            reply.tuning_jobs.append(self._typed(job, self._location))
         token = page.get("nextPageToken") if isinstance(page, dict) else None
         if isinstance(token, str) and token:
             reply.next_page_token = listing.next_token(t=token)

@@ -168,6 +168,28 @@ def decode_token(token: str) -> dict[str, Any]:
     return data
 
 
+def token_count(data: Mapping[str, Any], key: str) -> int:
+    """A non-negative position a page token carries; INVALID_ARGUMENT for anything else."""
+    value = data.get(key, 0)
+    if type(value) is not int or value < 0:
+        raise invalid_argument("page_token", "is not a token this service issued")
+    return value
+
+
+def ours(kind: JobKind, jobs: Any) -> list[dict[str, Any]]:
+    """The jobs of a Vertex list page that are the gateway's (and the caller's): the list
+    filter asks for no others, and this keeps it so whatever the page holds."""
+    if not isinstance(jobs, list):
+        return []
+    return [
+        job
+        for job in jobs
+        if isinstance(job, dict)
+        and isinstance(job.get("labels"), dict)
+        and kind.is_ours(job["labels"])
+    ]
+
+
 @dataclass(frozen=True)
 class Listing:
     """A checked list request: its Vertex filter, its page size, and where its page token left

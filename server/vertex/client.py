@@ -214,8 +214,10 @@ class VertexClient:
         except VertexError as err:
             if retryable(err):
                 self._breaker.failure(key)
-            else:
+            elif err.http_status is not None:
                 self._breaker.success(key)  # Vertex answered: it is up
+            else:
+                self._breaker.release(key)  # no answer (deadline, credentials): no verdict
             raise
         except BaseException:
             self._breaker.release(key)  # cancelled: no verdict, but never a stuck probe
@@ -333,7 +335,11 @@ class VertexClient:
     ) -> AsyncGenerator[Any, None]:
         self._budget.on_request()
         placements = failover.placements
-        tries, round_, index, refreshed, started = 1, 1, 0, False, False
+        tries, round_, index, started = 1, 1, 0, False
+        refreshed: set[int] = set()  # placements whose credentials were refreshed after a 401
+        # Whether this call passed the breaker and owes it a verdict (or a release): only then
+        # may it release a probe, never another call's.
+        owed = False
         worst: VertexError | None = None  # the round's most telling failure, as in _failover_json
         while True:
             placement = placements[index]
@@ -343,20 +349,24 @@ class VertexClient:
             try:
                 with self._slot(placement.url) if self._max_per_model else _NO_SLOT:
                     self._breaker.before(key)
+                    owed = True
                     async with self._timed_stream(
                         placement.url, headers, data, deadline.remaining()
                     ) as resp:
                         if (
                             resp.status == 401
-                            and not refreshed
+                            and index not in refreshed
                             and await placement.auth.unauthorized(headers)
                         ):
                             self._breaker.success(key)  # Vertex answered: it is up
-                            refreshed = again = True
+                            owed = False
+                            refreshed.add(index)
+                            again = True
                         elif resp.status >= 300:
                             raise from_http_error(resp.status, await resp.read())
                         else:
                             self._breaker.success(key)
+                            owed = False
                             failover.served = placement
                             decoder = SseDecoder(self._max_event_bytes)
                             try:
@@ -378,11 +388,14 @@ class VertexClient:
                             return
             except VertexError as err:
                 err.attempts = tries
-                if not started:
+                if owed:
+                    owed = False
                     if retryable(err):
                         self._breaker.failure(key)
                     elif err.http_status is not None:
                         self._breaker.success(key)  # Vertex answered: it is up
+                    else:
+                        self._breaker.release(key)  # no answer (deadline, credentials)
                 # Once an event went to the caller, a retry would repeat it: never then.
                 if started:
                     raise
@@ -405,7 +418,8 @@ class VertexClient:
                 tries += 1
                 again = True
             except BaseException:
-                self._breaker.release(key)  # cancelled or closed early: never a stuck probe
+                if owed:  # cancelled before a verdict: never a stuck probe
+                    self._breaker.release(key)
                 raise
             if not again:
                 return

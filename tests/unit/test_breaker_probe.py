@@ -89,3 +89,43 @@ def test_a_probe_that_ends_without_a_verdict_lets_the_next_call_probe() -> None:
     breaker.before("k")  # the probe
     breaker.release("k")  # cancelled
     breaker.before("k")  # another probe is let through, not refused forever
+
+
+class TimingOut:
+    """Every exchange runs out of time before a reply."""
+
+    async def request(self, *_: Any, **__: Any) -> Any:
+        from server.vertex.http import timeout_error
+
+        raise timeout_error()
+
+    @contextlib.asynccontextmanager
+    async def stream(self, *_: Any, **__: Any) -> AsyncIterator[Reply]:
+        from server.vertex.http import timeout_error
+
+        raise timeout_error()
+        yield Reply(200, b"")  # pragma: no cover
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_a_probe_that_times_out_neither_closes_nor_locks_the_circuit(streaming: bool) -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(1, 10, clock)
+    breaker.failure(URL.split("?")[0].rsplit(":", 1)[0])  # open
+    client = VertexClient(
+        TimingOut(),  # type: ignore[arg-type]
+        NoAuth(),
+        user_agent="t",
+        max_request_bytes=1 << 20,
+        max_event_bytes=1 << 20,
+        default_timeout=10,
+        breaker=breaker,
+    )
+    clock.now = 11
+    for _ in range(3):  # each call after the cooldown is a new probe, never refused for good
+        with pytest.raises(VertexError) as caught:
+            if streaming:
+                await _drain(client)
+            else:
+                await client.call_json(URL, {}, Deadline(None, 10))
+        assert caught.value.reason != "UPSTREAM_CIRCUIT_OPEN"
