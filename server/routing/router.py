@@ -10,7 +10,7 @@ import grpc
 from vertex_gateway.v1 import common_pb2
 
 from server.callers import current_caller
-from server.errors import GatewayError, invalid_argument
+from server.errors import FieldViolation, GatewayError, invalid_argument
 from server.observability import labels
 
 from .registry import ENDPOINT_PUBLISHER, Capability, ModelSpec, Registry, tuned_endpoint_spec
@@ -202,11 +202,15 @@ class Router:
                 metadata={"model": model},
             )
         if capability not in spec.capabilities:
+            description = (
+                f"model {model!r} ({spec.family.value}) does not support {capability.value}"
+            )
             raise GatewayError(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"model {model!r} ({spec.family.value}) does not support {capability.value}",
+                f"{field}: {description}",
                 "CAPABILITY_NOT_SUPPORTED",
                 metadata={"model": model, "capability": capability.value},
+                field_violations=[FieldViolation(field, description)],
             )
         return Route(model, spec, spec.location or self._default_location)
 

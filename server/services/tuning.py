@@ -12,7 +12,6 @@ from server.routing.registry import Capability
 from server.routing.router import Router
 
 from .boundary import unary
-from .video import resolve_field
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
 
@@ -29,7 +28,7 @@ class TuningService(tuning_pb2_grpc.TuningServiceServicer):
         self, request: tuning_pb2.CreateTuningJobRequest, context: Ctx
     ) -> tuning_pb2.TuningJob:
         """Check the examples, stage them and start the job."""
-        route = resolve_field(self._router, request.base_model, Capability.TUNING, "base_model")
+        route = self._router.resolve(request.base_model, Capability.TUNING, field="base_model")
         return await self._store.create(request, route, context.time_remaining())
 
     @unary

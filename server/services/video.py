@@ -21,23 +21,6 @@ from .boundary import StreamGate, server_stream, unary
 Ctx = grpc.aio.ServicerContext[Any, Any]
 
 
-def resolve_field(router: Router, model: str, capability: Capability, field: str) -> Route:
-    """The route for `model`; a model without the capability is INVALID_ARGUMENT whose
-    BadRequest names `field` (the router's own error names only the model)."""
-    try:
-        return router.resolve(model, capability, field=field)
-    except GatewayError as err:
-        if err.reason != "CAPABILITY_NOT_SUPPORTED":
-            raise
-        raise GatewayError(
-            err.code,
-            f"{field}: {err.message}",
-            err.reason,
-            metadata=err.metadata,
-            field_violations=[FieldViolation(field, err.message)],
-        ) from None
-
-
 class VideoService(video_pb2_grpc.VideoServiceServicer):
     """GenerateVideo, GetVideoJob, DownloadVideo, CancelVideoJob."""
 
@@ -49,7 +32,7 @@ class VideoService(video_pb2_grpc.VideoServiceServicer):
         self._backend = backend
 
     def _route(self, model: str) -> Route:
-        route = resolve_field(self._router, model, Capability.VIDEO, "model")
+        route = self._router.resolve(model, Capability.VIDEO)
         if route.spec.family is not Family.VEO:
             raise GatewayError(
                 grpc.StatusCode.INVALID_ARGUMENT,
