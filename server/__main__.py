@@ -8,7 +8,9 @@ import gc
 import logging
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from typing import Any
 
 from server.app import create_gateway
 from server.config import ConfigError, GatewayConfig, load_config, validate
@@ -72,6 +74,7 @@ async def serve(config: GatewayConfig, *, own_emulator: bool = True, worker: int
                 "location": config.vertex.location,
                 "credentials": resolve_source(config.vertex.credentials),
                 "vertex_base_url": config.vertex.base_url or "https://*aiplatform.googleapis.com",
+                "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
             },
         )
         stop = asyncio.Event()
@@ -85,6 +88,17 @@ async def serve(config: GatewayConfig, *, own_emulator: bool = True, worker: int
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def _run(config: GatewayConfig, main: Coroutine[Any, Any, None]) -> None:
+    """Run a server coroutine on the configured event loop (server.event_loop)."""
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if config.server.event_loop == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if config.server.workers > 1:
         return _main_workers(config)
     try:
-        asyncio.run(serve(config))
+        _run(config, serve(config))
     except (ValueError, RuntimeError) as exc:
         log.error("cannot start: %s", exc)
         return 1
@@ -125,7 +139,7 @@ def _main_workers(config: GatewayConfig) -> int:
     def worker(index: int) -> int:
         try:
             request_ids.reseed()
-            asyncio.run(serve(config, own_emulator=False, worker=index))
+            _run(config, serve(config, own_emulator=False, worker=index))
         except (ValueError, RuntimeError) as exc:
             log.error("worker %d cannot start: %s", index, exc)
             return 1

@@ -160,6 +160,9 @@ class ServerConfig:
     metrics_host: str = "0.0.0.0"
     # OpenTelemetry traces over OTLP (OTEL_EXPORTER_OTLP_* variables say where); off by default.
     tracing: bool = False
+    # The asyncio event loop: "uvloop" (libuv; measured in bench/README.md: less CPU per call
+    # for the upstream sockets, timers and futures) or "asyncio" (the standard library's).
+    event_loop: str = "uvloop"
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,7 @@ _ENV_SCALARS: dict[str, tuple[str, str]] = {
     "VG_METRICS_PORT": ("server", "metrics_port"),
     "VG_METRICS_HOST": ("server", "metrics_host"),
     "VG_TRACING": ("server", "tracing"),
+    "VG_EVENT_LOOP": ("server", "event_loop"),
     "GOOGLE_CLOUD_PROJECT": ("vertex", "project"),
     "VG_PROJECT": ("vertex", "project"),
     "GOOGLE_CLOUD_LOCATION": ("vertex", "location"),
@@ -536,6 +540,8 @@ def validate(config: GatewayConfig) -> None:
         raise ConfigError("server.workers > 1 needs a fixed port in server.listen (not :0)")
     if s.log_format not in ("json", "text"):
         raise ConfigError("server.log_format must be json or text")
+    if s.event_loop not in ("uvloop", "asyncio"):
+        raise ConfigError("server.event_loop must be uvloop or asyncio")
     for name in ("max_message_bytes",):
         if getattr(s, name) < MIB:
             raise ConfigError(f"server.{name} must be at least 1 MiB")

@@ -35,7 +35,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env_extra: dict[str, str] | None = None) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "VG_"))}
         env.update(
@@ -44,6 +44,7 @@ class ServerProcess:
             VG_SHUTDOWN_DRAIN_SECONDS="0.5",
             VG_SHUTDOWN_GRACE_SECONDS="10",
         )
+        env.update(env_extra or {})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", *args], cwd=ROOT, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -183,6 +184,29 @@ def test_sigterm_drains_in_flight_streams(server: ServerProcess) -> None:
     assert server.proc.wait(timeout=30) == 0
     channel.close()
     assert any('"stopped"' in line or "stopped" in line for line in server.lines)
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_each_event_loop_serves_and_stops(loop: str) -> None:
+    """server.event_loop: the stdlib loop and uvloop (the default) both serve unary and
+    streaming calls and stop cleanly on SIGTERM."""
+    proc = ServerProcess(env_extra={"VG_EVENT_LOOP": loop})
+    try:
+        with grpc.insecure_channel(proc.target) as channel:
+            stub = chat_pb2_grpc.ChatServiceStub(channel)
+            request = chat_pb2.ChatRequest(
+                model="gemini-2.5-flash",
+                messages=[
+                    chat_pb2.Message(role=chat_pb2.ROLE_USER, parts=[chat_pb2.Part(text="Hi")])
+                ],
+            )
+            assert stub.Chat(request, timeout=30).candidates[0].message.parts[0].text
+            chunks = list(stub.StreamChat(request, timeout=30))
+            assert chunks[-1].candidates[0].finish_reason == 1
+    finally:
+        assert proc.stop() == 0
+    started = next(line for line in proc.lines if "vertex-gateway listening" in line)
+    assert json.loads(started)["event_loop"] == loop
 
 
 def _children(pid: int) -> list[int]:

@@ -60,6 +60,7 @@ def test_secrets_are_not_in_repr() -> None:
         ({"VG_MAX_MESSAGE_BYTES": "abc"}, "server.max_message_bytes"),
         ({"VG_ALIASES": "novalue"}, "VG_ALIASES"),
         ({"VG_EMULATOR": "maybe"}, "emulator"),
+        ({"VG_EVENT_LOOP": "trio"}, "server.event_loop"),
     ],
 )
 def test_invalid_settings_are_named(env: dict[str, str], needle: str) -> None:
