@@ -13,7 +13,7 @@ from server.errors import FieldViolation, GatewayError, unimplemented
 from server.routing.registry import Capability, Family
 from server.routing.router import Route, Router
 from server.translate.chat_capabilities import required_capabilities
-from server.translate.chat_validation import validate_chat_request
+from server.translate.chat_validation import plain_text, validate_chat_request
 from server.translate.tool_calls import ToolCallChecker
 
 from .boundary import StreamGate, server_stream, unary
@@ -64,10 +64,11 @@ class ChatService(chat_pb2_grpc.ChatServiceServicer):
 
     def _prepare(self, request: chat_pb2.ChatRequest, capability: Capability) -> Route:
         route = self._router.resolve(request.model, Capability.CHAT)
-        needs = [(capability, "model")] if capability is not Capability.CHAT else []
-        _require(route, request.model, needs)
-        validate_chat_request(request)  # first: the capability needs read its enums and media
-        _require(route, request.model, required_capabilities(request))
+        if capability is not Capability.CHAT:
+            _require(route, request.model, [(capability, "model")])
+        if not plain_text(request):  # text turns alone are valid and need nothing more
+            validate_chat_request(request)  # first: the capability needs read enums and media
+            _require(route, request.model, required_capabilities(request))
         return route
 
     @unary

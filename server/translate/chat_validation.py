@@ -15,6 +15,36 @@ from .message_checks import message_problems
 from .tool_pairing import pair_tool_results
 
 _ROLES = {chat_pb2.ROLE_USER, chat_pb2.ROLE_ASSISTANT, chat_pb2.ROLE_TOOL}
+_PLAIN_FIELDS = frozenset({"model", "messages", "system_instruction"})
+_PLAIN_ROLES = (chat_pb2.ROLE_USER, chat_pb2.ROLE_ASSISTANT)
+
+
+def _plain_part(part: chat_pb2.Part) -> bool:
+    return (
+        part.WhichOneof("kind") == "text"
+        and not part.thought_signature
+        and not part.cache_breakpoint
+    )
+
+
+def plain_text(request: chat_pb2.ChatRequest) -> bool:
+    """Whether the request is only text turns: model, user and assistant messages of text
+    parts, and an optional text system instruction. Such a request is valid as it stands
+    (`validate_chat_request` finds nothing and changes nothing) and needs no capability beyond
+    chat (`required_capabilities` is empty), so the hot path checks this instead; any other
+    request, valid or not, answers False and takes the full checks."""
+    for field, _ in request.ListFields():
+        if field.name not in _PLAIN_FIELDS:
+            return False
+    if not request.messages:
+        return False
+    for message in request.messages:
+        if message.role not in _PLAIN_ROLES or not message.parts:
+            return False
+        for part in message.parts:
+            if not _plain_part(part):
+                return False
+    return all(_plain_part(part) for part in request.system_instruction)
 
 
 def _check_messages(
