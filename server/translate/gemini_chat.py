@@ -559,20 +559,21 @@ def candidate_from(
     index = as_int(raw.get("index", position))
     content = raw.get("content") or {}
     calls = {} if calls is None else calls
-    parts = [
-        p
-        for p in (
-            _reply_part(r, calls, index, response_id)
-            for r in content.get("parts") or []
-            if isinstance(r, dict)
-        )
-        if p is not None
-    ]
     candidate = chat_pb2.Candidate() if into is None else into
     candidate.index = index
     message = candidate.message
     message.role = chat_pb2.ROLE_ASSISTANT
-    message.parts.extend(parts)
+    parts = message.parts
+    for r in content.get("parts") or ():
+        if not isinstance(r, dict):
+            continue
+        text = r.get("text")
+        if len(r) == 1 and type(text) is str:  # the common part: plain text, nothing else
+            parts.add(text=text)
+            continue
+        part = _reply_part(r, calls, index, response_id)
+        if part is not None:
+            parts.append(part)
     finish_message = raw.get("finishMessage")
     if finish_message:
         candidate.finish_message = str(finish_message)

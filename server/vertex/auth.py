@@ -48,14 +48,17 @@ class AuthProvider(Protocol):
         ...
 
 
+_NO_HEADERS: dict[str, str] = {}
+
+
 class NoAuth:
     """No credentials at all (an emulator started with --allow-anonymous)."""
 
     kind = "none"
 
     async def headers(self) -> dict[str, str]:
-        """No headers."""
-        return {}
+        """No headers (the same empty dict every time; callers never change it)."""
+        return _NO_HEADERS
 
     async def unauthorized(self, used: dict[str, str]) -> bool:
         """Nothing to refresh."""
@@ -69,13 +72,14 @@ class ApiKeyAuth:
 
     def __init__(self, key: str) -> None:
         self._key = key
+        self._headers = {"x-goog-api-key": key}
 
     def __repr__(self) -> str:
         return "ApiKeyAuth(<redacted>)"
 
     async def headers(self) -> dict[str, str]:
-        """The key header."""
-        return {"x-goog-api-key": self._key}
+        """The key header (the same dict every time; callers never change it)."""
+        return self._headers
 
     async def unauthorized(self, used: dict[str, str]) -> bool:
         """A rejected key stays rejected."""

@@ -90,14 +90,22 @@ class VertexClient:
         self._max_per_model = max_per_model
         self._breaker = breaker or CircuitBreaker(0, 0)
         self._busy: dict[str, int] = {}
+        self._merged: dict[AuthProvider, tuple[dict[str, str], dict[str, str]]] = {}
 
     def deadline(self, remaining: float | None) -> Deadline:
         """A deadline bounded by the caller's remaining time and the configured timeout."""
         return Deadline(remaining, self.default_timeout)
 
     async def _headers(self, auth: AuthProvider) -> dict[str, str]:
-        headers = {"content-type": "application/json", "user-agent": self._user_agent}
-        headers.update(await auth.headers())
+        """The POST headers: the same dict while the provider's headers are the same object (a
+        cached token), so the transport reuses the request head it rendered from them. Nobody
+        changes the dict once made."""
+        got = await auth.headers()
+        cached = self._merged.get(auth)
+        if cached is not None and cached[0] is got:
+            return cached[1]
+        headers = {"content-type": "application/json", "user-agent": self._user_agent, **got}
+        self._merged[auth] = (got, headers)
         return headers
 
     async def _get_headers(self, auth: AuthProvider) -> dict[str, str]:

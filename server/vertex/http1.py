@@ -78,16 +78,22 @@ def parse_url(url: str) -> Origin:
     return Origin(parts.scheme, parts.hostname, port, host_header, target)
 
 
-def request_head(method: str, origin: Origin, headers: Mapping[str, str], length: int) -> bytes:
-    """The request line and headers; refuses a header that would split the request."""
+def head_prefix(method: str, origin: Origin, headers: Mapping[str, str]) -> bytes:
+    """The request line and headers up to Content-Length; refuses a header that would split
+    the request."""
     lines = [f"{method} {origin.target} HTTP/1.1", f"host: {origin.host_header}"]
     for name, value in headers.items():
         line = f"{name}: {value}"
         if "\r" in line or "\n" in line:
             raise ValueError(f"header {name!r} contains a line break")
         lines.append(line)
-    lines.append(f"content-length: {length}\r\n\r\n")
+    lines.append("")
     return "\r\n".join(lines).encode("latin-1")
+
+
+def request_head(method: str, origin: Origin, headers: Mapping[str, str], length: int) -> bytes:
+    """The request line and headers."""
+    return head_prefix(method, origin, headers) + b"content-length: %d\r\n\r\n" % length
 
 
 class _Broken(Exception):
@@ -109,6 +115,8 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self.reused = False
         self._parser: Any = None
+        # A request is outstanding (bytes arriving otherwise are a protocol violation).
+        self.active = False
         self._reset()
 
     # -- exchange state -------------------------------------------------------------------
@@ -130,7 +138,10 @@ class _Connection(asyncio.Protocol):
     def begin(self, head: bytes, body: bytes) -> None:
         """Send a request; the reply is read by `wait_headers`, `next_chunk`."""
         self._reset()
-        self._parser = httptools.HttpResponseParser(self)
+        if self._parser is None:
+            # One parser per connection: llhttp reads keep-alive replies one after another.
+            self._parser = httptools.HttpResponseParser(self)
+        self.active = True
         self._headers_done = self._loop.create_future()
         assert self.transport is not None
         self.transport.writelines((head, body)) if body else self.transport.write(head)
@@ -141,7 +152,7 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._parser is None:
+        if not self.active:
             # Bytes nobody asked for (a server must not send them between replies).
             self.abort()
             return
@@ -155,7 +166,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self._parser is not None and not self._complete:
+        if self.active and not self._complete:
             if self._ends_at_eof():
                 self.on_message_complete()
             else:
@@ -342,7 +353,11 @@ def _mapped(exc: BaseException) -> VertexError:
 
 
 class Http1Transport:
-    """The gateway's HTTP transport: pooled HTTP/1.1 keep-alive connections per origin."""
+    """The gateway's HTTP transport: pooled HTTP/1.1 keep-alive connections per origin.
+
+    The request head rendered for a URL is reused while the same headers mapping object is
+    passed again, so a mapping must not be changed once passed (pass a new one instead).
+    """
 
     def __init__(
         self,
@@ -362,6 +377,9 @@ class Http1Transport:
         self._in_flight: asyncio.Semaphore | None = None
         self._all: set[_Connection] = set()
         self._closing = False
+        # (method, url) -> (the headers mapping it was rendered from, the rendered prefix):
+        # the gateway sends the same headers object until its token changes.
+        self._heads: dict[tuple[str, str], tuple[Mapping[str, str], bytes]] = {}
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -404,12 +422,26 @@ class Http1Transport:
 
     def _release(self, origin: Origin, conn: _Connection) -> None:
         if conn.finished_cleanly() and not self._closing:
-            conn._parser = None
+            conn.active = False
             conn.idle_since = time.monotonic()
             self._idle.setdefault(origin.key, []).append(conn)
         else:
             conn.abort()
             self._all.discard(conn)
+
+    def _head(self, method: str, url: str, origin: Origin, headers: Mapping[str, str]) -> bytes:
+        key = (method, url)
+        cached = self._heads.get(key)
+        if cached is not None and cached[0] is headers:
+            return cached[1]
+        try:
+            prefix = head_prefix(method, origin, headers)
+        except ValueError as exc:
+            raise VertexError("INTERNAL", str(exc), "INVALID_UPSTREAM_REQUEST") from None
+        if len(self._heads) >= 1024:
+            self._heads.clear()
+        self._heads[key] = (headers, prefix)
+        return prefix
 
     def _slots(self) -> asyncio.Semaphore:
         if self._in_flight is None:
@@ -429,10 +461,7 @@ class Http1Transport:
             raise timeout_error()
         loop = asyncio.get_running_loop()
         origin = parse_url(url)
-        try:
-            head = request_head(method, origin, headers, len(body))
-        except ValueError as exc:
-            raise VertexError("INTERNAL", str(exc), "INVALID_UPSTREAM_REQUEST") from None
+        head = self._head(method, url, origin, headers) + b"content-length: %d\r\n\r\n" % len(body)
         deadline = None if timeout is None else loop.time() + timeout
         for _ in range(2):
             conn = self._take_idle(origin)

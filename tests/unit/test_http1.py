@@ -25,6 +25,7 @@ class Scripted:
         self.disconnects = 0
         self.server: asyncio.Server | None = None
         self.bodies: list[bytes] = []
+        self.heads: list[bytes] = []
 
     async def __aenter__(self) -> Scripted:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -45,6 +46,7 @@ class Scripted:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                self.heads.append(head)
                 length = 0
                 for line in head.decode().split("\r\n"):
                     if line.lower().startswith("content-length:"):
@@ -86,6 +88,62 @@ async def test_keep_alive_reuses_one_connection(transport: Http1Transport) -> No
         assert await post(transport, s.url) == (200, b'{"n":2}')
         assert s.connections == 1
         assert s.bodies == [b'{"a":1}', b'{"a":1}']
+
+
+async def test_one_connection_parses_replies_of_every_framing_in_turn(
+    transport: Http1Transport,
+) -> None:
+    """Keep-alive replies one after another on one connection (one parser per connection)."""
+    replies = [
+        reply(b"first", "Content-Type: text/plain"),
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nsec\r\n3\r\nond\r\n0\r\n\r\n",
+        reply(b"", status="204 No Content"),
+        reply(b"gone", status="503 Service Unavailable"),
+        reply(b"last"),
+    ]
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(replies[n - 1])
+
+    async with Scripted(script) as s:
+        got = [await post(transport, s.url) for _ in replies]
+        assert got == [
+            (200, b"first"),
+            (200, b"second"),
+            (204, b""),
+            (503, b"gone"),
+            (200, b"last"),
+        ]
+        assert s.connections == 1
+
+
+async def test_request_heads_follow_the_headers_passed(transport: Http1Transport) -> None:
+    """A rendered head is reused for the same headers object only: new headers (a refreshed
+    token) and another body length always reach the wire."""
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(reply(b"ok"))
+
+    first = {"authorization": "Bearer one"}
+    async with Scripted(script) as s:
+        await transport.post(s.url, first, b"{}", 5.0)
+        await transport.post(s.url, first, b'{"a":1}', 5.0)
+        await transport.post(s.url, {"authorization": "Bearer two"}, b"{}", 5.0)
+        await transport.request("GET", s.url, first, b"", 5.0)
+    assert [h.split(b"\r\n")[0] for h in s.heads] == [
+        b"POST /v1/models/m:generateContent HTTP/1.1"
+    ] * 3 + [b"GET /v1/models/m:generateContent HTTP/1.1"]
+    assert [b"authorization: Bearer one" in h for h in s.heads] == [True, True, False, True]
+    assert b"authorization: Bearer two" in s.heads[2]
+    assert [h.count(b"content-length: ") for h in s.heads] == [1, 1, 1, 1]
+    assert b"content-length: 7\r\n" in s.heads[1] and b"content-length: 2\r\n" in s.heads[0]
+    assert s.bodies == [b"{}", b'{"a":1}', b"{}", b""]
+
+
+async def test_header_that_would_split_the_request_is_refused(transport: Http1Transport) -> None:
+    with pytest.raises(VertexError) as caught:
+        await transport.post("http://127.0.0.1:9/x", {"authorization": "x\r\nevil: 1"}, b"", 5.0)
+    assert caught.value.reason == "INVALID_UPSTREAM_REQUEST"
 
 
 async def test_concurrent_requests_use_separate_connections(transport: Http1Transport) -> None:
