@@ -190,8 +190,23 @@ def _contents(messages: Any) -> list[dict[str, Any]]:
 
 
 def _generation_config(request: chat_pb2.ChatRequest, spec: ModelSpec) -> dict[str, Any]:
-    cfg = request.generation_config
     out: dict[str, Any] = {}
+    if request.HasField("generation_config"):
+        _sampling(request.generation_config, out)
+    rf = request.response_format
+    if rf.type == chat_pb2.ResponseFormat.TYPE_JSON_OBJECT:
+        out["responseMimeType"] = "application/json"
+    elif rf.type == chat_pb2.ResponseFormat.TYPE_JSON_SCHEMA:
+        out["responseMimeType"] = "application/json"
+        out["responseJsonSchema"] = _vertex_schema(rf.json_schema, "response_format.json_schema")
+    thinking = _thinking(request.reasoning, spec) if request.HasField("reasoning") else None
+    if thinking:
+        out["thinkingConfig"] = thinking
+    return out
+
+
+def _sampling(cfg: chat_pb2.GenerationConfig, out: dict[str, Any]) -> None:
+    """The members of generation_config, into `out`."""
     if cfg.HasField("temperature"):
         out["temperature"] = cfg.temperature
     if cfg.HasField("top_p"):
@@ -224,16 +239,6 @@ def _generation_config(request: chat_pb2.ChatRequest, spec: ModelSpec) -> dict[s
         out["logprobs"] = cfg.logprobs
     if cfg.media_resolution in _RESOLUTION:
         out["mediaResolution"] = _RESOLUTION[cfg.media_resolution]
-    rf = request.response_format
-    if rf.type == chat_pb2.ResponseFormat.TYPE_JSON_OBJECT:
-        out["responseMimeType"] = "application/json"
-    elif rf.type == chat_pb2.ResponseFormat.TYPE_JSON_SCHEMA:
-        out["responseMimeType"] = "application/json"
-        out["responseJsonSchema"] = _vertex_schema(rf.json_schema, "response_format.json_schema")
-    thinking = _thinking(request.reasoning, spec) if request.HasField("reasoning") else None
-    if thinking:
-        out["thinkingConfig"] = thinking
-    return out
 
 
 _LEVEL_ORDER = ("MINIMAL", "LOW", "MEDIUM", "HIGH")
@@ -402,9 +407,10 @@ def _add_details(counts: Any, items: Any) -> None:
         return
     for item in items:
         if isinstance(item, dict):
+            tokens = item.get("tokenCount")
             counts.add(
                 modality=_MODALITY.get(str(item.get("modality")), common_pb2.MODALITY_UNSPECIFIED),
-                token_count=as_int(item.get("tokenCount")),
+                token_count=tokens if type(tokens) is int else as_int(tokens),
             )
 
 
@@ -431,7 +437,7 @@ def usage_from(meta: Mapping[str, Any], into: common_pb2.Usage | None = None) ->
     for key, value in meta.items():
         count = _USAGE_COUNTS.get(key)
         if count is not None:
-            setattr(usage, count, as_int(value))
+            setattr(usage, count, value if type(value) is int else as_int(value))
         elif key in _USAGE_DETAILS:
             _add_details(getattr(usage, _USAGE_DETAILS[key]), value)
         elif key == "trafficType":
