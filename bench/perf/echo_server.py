@@ -1,7 +1,9 @@
 """The floor: a bare grpcio asyncio server that echoes the request bytes on the Chat method.
 
 No proto parsing, no logic: what one gRPC unary call costs in this Python, on this machine.
-`python -m bench.perf.echo_server PORT WORKERS` pre-forks like the gateway (SO_REUSEPORT).
+`python -m bench.perf.echo_server PORT WORKERS [LOOP]` pre-forks like the gateway (SO_REUSEPORT);
+LOOP is `asyncio` (the floor the targets use) or `uvloop` (shown beside it for information,
+since the gateway serves on uvloop).
 """
 
 from __future__ import annotations
@@ -43,18 +45,28 @@ async def serve(port: int, reuse: bool) -> None:
     await server.stop(0)
 
 
+def _run(port: int, reuse: bool) -> None:
+    if len(sys.argv) > 3 and sys.argv[3] == "uvloop":
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve(port, reuse))
+        return
+    asyncio.run(serve(port, reuse))
+
+
 def main() -> None:
-    """Entry point: PORT [WORKERS]."""
+    """Entry point: PORT [WORKERS [LOOP]]."""
     port = int(sys.argv[1])
     workers = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     if workers == 1:
-        asyncio.run(serve(port, False))
+        _run(port, False)
         return
     pids = []
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:
-            asyncio.run(serve(port, True))
+            _run(port, True)
             os._exit(0)
         pids.append(pid)
 

@@ -166,12 +166,12 @@ def start_gateway(upstream: Upstream, workers: int, key_json: str) -> Server:
     return Server(f"gateway x{workers}", process, port, time.monotonic() - started)
 
 
-def start_echo(workers: int) -> Server:
-    """The bare grpcio echo floor."""
+def start_echo(workers: int, loop: str = "asyncio") -> Server:
+    """The bare grpcio echo floor (on the stdlib loop unless `loop` says uvloop)."""
     port = free_port()
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.perf.echo_server", str(port), str(workers)],
+        [sys.executable, "-m", "bench.perf.echo_server", str(port), str(workers), loop],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
@@ -371,6 +371,8 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
                 report.facts[f"echo_rps_x{n}"] = result.rps
             finally:
                 echo.stop()
+            if n == 1:
+                _uvloop_floor(report, body, s)
             gateway = start_gateway(upstream, n, key_json)
             try:
                 time.sleep(0.3)
@@ -409,6 +411,29 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
         upstream.stop()
     _targets(report)
     return report
+
+
+def _uvloop_floor(report: Report, body: bytes, s: Settings) -> None:
+    """The same echo on uvloop: not a target's floor (the issue's floor is plain asyncio), shown
+    because the gateway serves on uvloop."""
+    echo = start_echo(1, "uvloop")
+    try:
+        result, cpu, rss = saturate(echo, f"http://127.0.0.1:{echo.port}{CHAT}", body, s)
+        check_bytes(result, len(body), "echo on uvloop")
+        report.rows.append(
+            Row(
+                "echo x1 on uvloop (information)",
+                result.rps,
+                result.percentile(50),
+                result.percentile(99),
+                cpu,
+                rss,
+                note="not the floor; the gateway's loop",
+            )
+        )
+        report.facts["echo_uvloop_rps_x1"] = result.rps
+    finally:
+        echo.stop()
 
 
 def _single_worker_extras(
@@ -648,6 +673,8 @@ def render(report: Report) -> str:
         f"Time to first chunk p99 ms: gateway {f.get('ttfc_gateway_p99_ms', 0):.2f}, upstream direct"
         f" {f.get('ttfc_direct_p99_ms', 0):.2f}. Start to SERVING {f.get('start_to_serving_s', 0):.2f} s;"
         f" idle RSS {f.get('idle_rss_mb', 0):.0f} MB.",
+        f"Chat unary x1 against the echo on uvloop (information, not a target):"
+        f" {f.get('gateway_chat_rps_x1', 0) / max(1.0, f.get('echo_uvloop_rps_x1', 0)):.2f}.",
         f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}); h2load shares"
         " the cores with the servers, so multi-worker figures are bounded by the load generator too.",
     ]
