@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 STAMPS := .make-stamps
 export PYTHONPATH := $(CURDIR):$(CURDIR)/clients/python
 
-.PHONY: serve test lint typecheck protos check-protos buf-lint buf-breaking lock clean install install-dev bench bench-embeddings bench-tools soak
+.PHONY: serve test lint typecheck protos check-protos buf-lint buf-breaking lock clean install install-dev bench bench-embeddings bench-budget bench-tools soak
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ soak: install-dev
 ## Embedding throughput, gateway vs the emulator called directly (bench/results/embeddings.md).
 bench-embeddings: install-dev
 	$(PY) -m bench.embeddings.run $(ARGS)
+
+## Where a Chat call's CPU goes: the floor, the contract, one upstream POST, the gateway.
+bench-budget: install-dev
+	$(PY) -m bench.perf.budget $(ARGS)
 
 ## Run the gateway (against the embedded emulator when no Google project is configured).
 serve: $(STAMPS)/runtime

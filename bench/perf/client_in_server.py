@@ -86,9 +86,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", nargs=3, metavar=("MODE", "PORT", "UPSTREAM"))
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=6)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = parser.parse_args(argv)
     if args.serve:
-        asyncio.run(_serve(args.serve[0], int(args.serve[1]), args.serve[2]))
+        serving = _serve(args.serve[0], int(args.serve[1]), args.serve[2])
+        if args.loop == "uvloop":
+            import uvloop
+
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(serving)
+        else:
+            asyncio.run(serving)
         return 0
     settings = harness.Settings(args.seconds, 1, 8, 32, 1, 1, 1)
     body = grpc_frame(harness.chat_request())

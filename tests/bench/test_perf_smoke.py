@@ -28,6 +28,7 @@ def test_bench_smoke_runs_every_measurement(tmp_path: Path) -> None:
     for expected in (
         "upstream direct",
         "floor: grpcio echo x1",
+        "echo x1 on uvloop",
         "gateway Chat x1",
         "gateway StreamChat x1",
         "gateway Embed x1",
@@ -40,3 +41,19 @@ def test_bench_smoke_runs_every_measurement(tmp_path: Path) -> None:
     assert facts["concurrent_streams_complete"] == facts["concurrent_streams"]
     assert {t["target"] for t in report["targets"]} >= {"start to SERVING", "idle RSS per worker"}
     assert "| gateway Chat x1 |" in (tmp_path / "perf.md").read_text()
+
+
+def test_budget_smoke_measures_every_row() -> None:
+    """`make bench-budget` (per-thread CPU of the floor, the contract, one POST, the gateway)."""
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'clients' / 'python'}"}
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.perf.budget", "--reps", "1", "--seconds", "0.5"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    rows = [line.split("|")[1].strip() for line in run.stdout.splitlines() if line.startswith("| ")]
+    assert rows[2:] == ["echo", "echo, uvloop", "contract echo", "echo + 1 POST", "gateway x1"]

@@ -1,0 +1,189 @@
+"""Where a gateway Chat call's CPU goes, by server thread: the floor, what the contract and one
+upstream round trip add to it, and the gateway itself.
+
+At saturation the gateway is bound by its main thread (the event loop, holding the GIL), so
+this harness reads each thread's CPU from /proc and reports the main thread's milliseconds per
+request next to the process total. The rows, each one worker against the same fake upstream:
+
+* `echo`: the floor of `make bench` (bytes in, bytes out, stdlib loop);
+* `echo, uvloop`: the same on uvloop, the gateway's loop;
+* `contract echo`: what any server of this API pays before doing anything: the typed
+  ChatRequest decoded, a typical ChatResponse encoded, the invocation metadata and deadline
+  read and six trailing-metadata entries (request id, usage, cost) sent; on uvloop;
+* `echo + 1 POST`: the echo making one upstream POST per call with the gateway's transport
+  (`client_in_server.py`), on uvloop;
+* `gateway`: `python -m server` (uvloop).
+
+    python -m bench.perf.budget [--reps 2] [--seconds 6]
+
+`--serve-contract PORT` is the contract echo's server side (started by the harness).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from bench.perf import run as harness
+from bench.perf.load import grpc_frame
+from bench.perf.upstream import MODEL, start_upstream
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds per thread id of a process."""
+    out: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / _TICKS
+    return out
+
+
+async def _serve_contract(port: int) -> None:
+    from vertex_gateway.v1 import chat_pb2
+
+    reply = chat_pb2.ChatResponse(
+        id="bench-unary-1",
+        model=MODEL,
+        model_version=MODEL,
+        candidates=[
+            chat_pb2.Candidate(
+                message=chat_pb2.Message(
+                    role=chat_pb2.ROLE_ASSISTANT,
+                    parts=[chat_pb2.Part(text="The moon is about 384,400 km from Earth.")],
+                ),
+                finish_reason=1,
+                native_finish_reason="STOP",
+            )
+        ],
+    )
+    reply.usage.input_tokens, reply.usage.output_tokens, reply.usage.total_tokens = 9, 12, 21
+    count = iter(range(1 << 62))
+
+    async def chat(request: Any, context: Any) -> Any:
+        context.invocation_metadata()
+        context.time_remaining()
+        context.set_trailing_metadata(
+            (
+                ("x-request-id", f"0123456789ab-{next(count):x}"),
+                ("vg-usage-input-tokens", "9"),
+                ("vg-usage-output-tokens", "12"),
+                ("vg-usage-reasoning-tokens", "0"),
+                ("vg-usage-cached-input-tokens", "0"),
+                ("vg-estimated-cost-usd", "0.00003270"),
+            )
+        )
+        out = chat_pb2.ChatResponse()
+        out.CopyFrom(reply)
+        return out
+
+    class Handler(grpc.GenericRpcHandler):
+        def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+            if details.method == harness.CHAT:  # type: ignore[attr-defined]
+                return grpc.unary_unary_rpc_method_handler(
+                    chat, chat_pb2.ChatRequest.FromString, chat_pb2.ChatResponse.SerializeToString
+                )
+            return None
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((Handler(),))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await server.stop(0)
+
+
+def _spawn(args: list[str], port: int, name: str) -> harness.Server:
+    env = {**os.environ, "PYTHONPATH": f"{harness.ROOT}:{harness.ROOT / 'clients' / 'python'}"}
+    process = subprocess.Popen([sys.executable, *args], cwd=harness.ROOT, env=env)
+    harness._wait_serving(port, 30, health=False)
+    return harness.Server(name, process, port, 0.0)
+
+
+def _measure(server: harness.Server, body: bytes, s: harness.Settings) -> str:
+    pid = server.process.pid
+    before = thread_cpu(pid)
+    result, cpu, _ = harness.saturate(
+        server, f"http://127.0.0.1:{server.port}{harness.CHAT}", body, s
+    )
+    harness.check_bytes(result, 10, server.name)
+    after = thread_cpu(pid)
+    served = result.succeeded * (s.duration + s.warmup) / s.duration
+    main = (after.get(pid, 0.0) - before.get(pid, 0.0)) * 1000 / max(1.0, served)
+    return f"| {server.name} | {result.rps:,.0f} | {cpu:.3f} | {main:.3f} |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every row `--reps` times, interleaved, and print one table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--serve-contract", type=int, metavar="PORT")
+    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=6)
+    args = parser.parse_args(argv)
+    if args.serve_contract:
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(_serve_contract(args.serve_contract))
+        return 0
+    s = harness.Settings(args.seconds, 1, 8, 32, 1, 1, 1)
+    body = grpc_frame(harness.chat_request())
+    with tempfile.TemporaryDirectory() as tmp:
+        upstream = start_upstream(Path(tmp), harness.free_port(), harness.free_port())
+        url = (
+            f"{upstream.base_url}/v1/projects/bench/locations/us-central1/publishers/google/"
+            f"models/{MODEL}:generateContent"
+        )
+        key = json.dumps(harness.service_account(f"{upstream.base_url}/token"))
+        print("| server (1 worker) | req/s | CPU ms/req | main thread ms/req |")
+        print("| --- | ---: | ---: | ---: |", flush=True)
+        try:
+            for _ in range(args.reps):
+                for row in ("echo", "echo, uvloop", "contract echo", "echo + 1 POST", "gateway"):
+                    port = harness.free_port()
+                    if row == "echo":
+                        server = _spawn(["-m", "bench.perf.echo_server", str(port)], port, row)
+                    elif row == "echo, uvloop":
+                        server = _spawn(
+                            ["-m", "bench.perf.echo_server", str(port), "1", "uvloop"], port, row
+                        )
+                    elif row == "contract echo":
+                        server = _spawn(
+                            ["-m", "bench.perf.budget", "--serve-contract", str(port)], port, row
+                        )
+                    elif row == "echo + 1 POST":
+                        server = _spawn(
+                            ["-m", "bench.perf.client_in_server", "--serve", "http1", str(port),
+                             url, "--loop", "uvloop"],
+                            port, row,
+                        )  # fmt: skip
+                    else:
+                        server = harness.start_gateway(upstream, 1, key)
+                    try:
+                        print(_measure(server, body, s), flush=True)
+                    finally:
+                        server.stop()
+        finally:
+            upstream.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
