@@ -19,8 +19,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from server.config import CredentialsConfig, GatewayConfig
 
 log = logging.getLogger(__name__)
@@ -100,6 +98,8 @@ async def start_storage(host: str, timeout: float) -> tuple[subprocess.Popen[byt
     port = _free_port(host)
     args = ["start", "--in-memory", "--host", host, "--port", str(port), "--default-bucket",
             LOCAL_BUCKET, "-q"]  # fmt: skip
+    import aiohttp  # here: a gateway serving Google's Vertex never loads it (idle RSS)
+
     process = _spawn_storage(args)
     url = f"http://{host}:{port}"
     deadline = time.monotonic() + timeout
@@ -135,6 +135,8 @@ async def start_embedded_emulator(
             raise RuntimeError("the embedded emulator did not start in time")
         await asyncio.sleep(0.05)
     base_url = f"http://{host}:{int(port_file.read_text().strip())}"
+    import aiohttp
+
     try:
         async with (
             aiohttp.ClientSession() as session,
