@@ -22,10 +22,8 @@ request next to the process total. The rows, each one worker against the same fa
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,6 +34,7 @@ import grpc
 import grpc.aio
 
 from bench.perf import run as harness
+from bench.perf.echo_server import run_on, serve_unary
 from bench.perf.load import grpc_frame
 from bench.perf.upstream import MODEL, start_upstream
 
@@ -55,7 +54,7 @@ def thread_cpu(pid: int) -> dict[int, float]:
 
 
 async def _serve_contract(port: int) -> None:
-    from vertex_gateway.v1 import chat_pb2
+    from vertex_gateway.v1 import chat_pb2, common_pb2
 
     reply = chat_pb2.ChatResponse(
         id="bench-unary-1",
@@ -67,7 +66,7 @@ async def _serve_contract(port: int) -> None:
                     role=chat_pb2.ROLE_ASSISTANT,
                     parts=[chat_pb2.Part(text="The moon is about 384,400 km from Earth.")],
                 ),
-                finish_reason=1,
+                finish_reason=common_pb2.FINISH_REASON_STOP,
                 native_finish_reason="STOP",
             )
         ],
@@ -92,22 +91,12 @@ async def _serve_contract(port: int) -> None:
         out.CopyFrom(reply)
         return out
 
-    class Handler(grpc.GenericRpcHandler):
-        def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-            if details.method == harness.CHAT:  # type: ignore[attr-defined]
-                return grpc.unary_unary_rpc_method_handler(
-                    chat, chat_pb2.ChatRequest.FromString, chat_pb2.ChatResponse.SerializeToString
-                )
-            return None
-
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((Handler(),))
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    await server.stop(0)
+    await serve_unary(
+        port,
+        grpc.unary_unary_rpc_method_handler(
+            chat, chat_pb2.ChatRequest.FromString, chat_pb2.ChatResponse.SerializeToString
+        ),
+    )
 
 
 def _spawn(args: list[str], port: int, name: str) -> harness.Server:
@@ -138,10 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=6)
     args = parser.parse_args(argv)
     if args.serve_contract:
-        import uvloop
-
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(_serve_contract(args.serve_contract))
+        run_on("uvloop", _serve_contract(args.serve_contract))
         return 0
     s = harness.Settings(args.seconds, 1, 8, 32, 1, 1, 1)
     body = grpc_frame(harness.chat_request())

@@ -13,9 +13,7 @@ with gRPC, whose poller thread and callbacks compete for the same core and the s
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +25,7 @@ import grpc
 import grpc.aio
 
 from bench.perf import run as harness
+from bench.perf.echo_server import run_on, serve_unary
 from bench.perf.load import grpc_frame
 from bench.perf.upstream import MODEL, start_upstream
 
@@ -62,20 +61,7 @@ async def _serve(mode: str, port: int, upstream: str) -> None:
             await post()
         return request
 
-    class Handler(grpc.GenericRpcHandler):
-        def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-            if details.method == harness.CHAT:  # type: ignore[attr-defined]
-                return grpc.unary_unary_rpc_method_handler(handler)
-            return None
-
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((Handler(),))
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    await server.stop(0)
+    await serve_unary(port, grpc.unary_unary_rpc_method_handler(handler))
     if close is not None:
         await close()
 
@@ -89,14 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = parser.parse_args(argv)
     if args.serve:
-        serving = _serve(args.serve[0], int(args.serve[1]), args.serve[2])
-        if args.loop == "uvloop":
-            import uvloop
-
-            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                runner.run(serving)
-        else:
-            asyncio.run(serving)
+        run_on(args.loop, _serve(args.serve[0], int(args.serve[1]), args.serve[2]))
         return 0
     settings = harness.Settings(args.seconds, 1, 8, 32, 1, 1, 1)
     body = grpc_frame(harness.chat_request())

@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import grpc
@@ -24,19 +25,22 @@ async def _echo(request: bytes, context: Any) -> bytes:
     return request
 
 
-class _Handler(grpc.GenericRpcHandler):
-    def service(
-        self, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
-        if handler_call_details.method == METHOD:  # type: ignore[attr-defined]
-            return grpc.unary_unary_rpc_method_handler(_echo)
-        return None
+async def serve_unary(
+    port: int,
+    handler: grpc.RpcMethodHandler[Any, Any],
+    *,
+    reuse: bool = False,
+) -> None:
+    """Serve `handler` on the Chat method until SIGTERM (the bench's bare servers share this)."""
 
+    class Handler(grpc.GenericRpcHandler):  # type: ignore[type-arg]
+        def service(
+            self, details: grpc.HandlerCallDetails
+        ) -> grpc.RpcMethodHandler[Any, Any] | None:
+            return handler if getattr(details, "method", None) == METHOD else None
 
-async def serve(port: int, reuse: bool) -> None:
-    """Serve until SIGTERM."""
     server = grpc.aio.server(options=[("grpc.so_reuseport", 1 if reuse else 0)])
-    server.add_generic_rpc_handlers((_Handler(),))
+    server.add_generic_rpc_handlers((Handler(),))
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     stop = asyncio.Event()
@@ -45,14 +49,20 @@ async def serve(port: int, reuse: bool) -> None:
     await server.stop(0)
 
 
-def _run(port: int, reuse: bool) -> None:
-    if len(sys.argv) > 3 and sys.argv[3] == "uvloop":
+def run_on(loop: str, main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` on the stdlib loop ("asyncio") or on uvloop ("uvloop")."""
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if loop == "uvloop":
         import uvloop
 
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(serve(port, reuse))
-        return
-    asyncio.run(serve(port, reuse))
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
+
+
+def _run(port: int, reuse: bool) -> None:
+    loop = sys.argv[3] if len(sys.argv) > 3 else "asyncio"
+    run_on(loop, serve_unary(port, grpc.unary_unary_rpc_method_handler(_echo), reuse=reuse))
 
 
 def main() -> None:

@@ -91,11 +91,6 @@ def head_prefix(method: str, origin: Origin, headers: Mapping[str, str]) -> byte
     return "\r\n".join(lines).encode("latin-1")
 
 
-def request_head(method: str, origin: Origin, headers: Mapping[str, str], length: int) -> bytes:
-    """The request line and headers."""
-    return head_prefix(method, origin, headers) + b"content-length: %d\r\n\r\n" % length
-
-
 class _Broken(Exception):
     """The connection failed; `replied` says whether any byte of a reply had arrived."""
 

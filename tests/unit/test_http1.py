@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from server.vertex.errors import VertexError
-from server.vertex.http1 import Http1Transport, parse_url, request_head
+from server.vertex.http1 import Http1Transport, head_prefix, parse_url
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 
@@ -402,18 +402,17 @@ async def test_large_stream_is_delivered_whole_with_flow_control(
 def test_header_with_line_break_is_refused() -> None:
     origin = parse_url("https://us-central1-aiplatform.googleapis.com/v1/x:predict")
     with pytest.raises(ValueError):
-        request_head("POST", origin, {"authorization": "Bearer x\r\nx-evil: 1"}, 0)
+        head_prefix("POST", origin, {"authorization": "Bearer x\r\nx-evil: 1"})
 
 
 def test_request_head_and_url_parts() -> None:
     origin = parse_url("https://aiplatform.googleapis.com/v1/p/x:streamGenerateContent?alt=sse")
     assert origin.key == ("https", "aiplatform.googleapis.com", 443)
-    head = request_head("POST", origin, {"content-type": "application/json"}, 7)
+    head = head_prefix("POST", origin, {"content-type": "application/json"})
     assert head == (
         b"POST /v1/p/x:streamGenerateContent?alt=sse HTTP/1.1\r\n"
         b"host: aiplatform.googleapis.com\r\n"
         b"content-type: application/json\r\n"
-        b"content-length: 7\r\n\r\n"
     )
     assert parse_url("http://127.0.0.1:8080/v1").host_header == "127.0.0.1:8080"
     assert parse_url("http://[::1]:8080/v1").host_header == "[::1]:8080"
