@@ -13,7 +13,8 @@ import grpc
 import grpc.aio
 from grpc_health.v1 import _async as health_aio  # what health.aio re-exports; typed
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import _async as reflection_aio  # what reflection.aio re-exports
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from vertex_gateway.v1 import (
     batch_pb2,
     batch_pb2_grpc,
@@ -50,7 +51,7 @@ from server.backends.tuning import TuningStore
 from server.backends.video import VideoBackend
 from server.callers import CallerInterceptor, Callers
 from server.config import GatewayConfig, VertexConfig
-from server.decoding import register
+from server.decoding import MethodTable
 from server.observability import tracing
 from server.routing.registry import Family, Registry
 from server.routing.router import Router
@@ -254,6 +255,7 @@ async def create_gateway(
     fan_out = v.max_concurrent_calls_per_request
     interceptors = [CallerInterceptor(Callers(config.callers))] if config.callers else []
     server = grpc.aio.server(options=server_options(config), interceptors=interceptors)
+    methods = MethodTable()
     gate = boundary.StreamGate(config.server.max_concurrent_streams)
     chat_service = ChatService(
         router,
@@ -264,9 +266,8 @@ async def create_gateway(
         },
     )
     chat_service.stream_gate = gate
-    register(server, chat_pb2_grpc.add_ChatServiceServicer_to_server, chat_service)
-    register(
-        server,
+    methods.add(chat_pb2_grpc.add_ChatServiceServicer_to_server, chat_service)
+    methods.add(
         embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server,
         EmbeddingService(
             router,
@@ -291,9 +292,7 @@ async def create_gateway(
             tuple(sorted({spec.publisher for spec in registry.all()})),
             v.model_discovery_ttl_seconds,
         )
-    register(
-        server, model_pb2_grpc.add_ModelServiceServicer_to_server, ModelService(router, discovery)
-    )
+    methods.add(model_pb2_grpc.add_ModelServiceServicer_to_server, ModelService(router, discovery))
     gcs = GcsClient(
         transport,
         auth,
@@ -304,19 +303,18 @@ async def create_gateway(
     files = FileStore(gcs, config.storage)
     file_service = FileService(files)
     file_service.stream_gate = gate
-    register(server, file_pb2_grpc.add_FileServiceServicer_to_server, file_service)
+    methods.add(file_pb2_grpc.add_FileServiceServicer_to_server, file_service)
     batch_service = BatchService(
         router, BatchStore(client, target_for, gcs, files, config.storage, router)
     )
     batch_service.stream_gate = gate
-    register(server, batch_pb2_grpc.add_BatchServiceServicer_to_server, batch_service)
+    methods.add(batch_pb2_grpc.add_BatchServiceServicer_to_server, batch_service)
     speech_service = SpeechService(
         router, GeminiTtsBackend(client, target_for), GeminiTranscriptionBackend(client, target_for)
     )
     speech_service.stream_gate = gate
-    register(server, speech_pb2_grpc.add_SpeechServiceServicer_to_server, speech_service)
-    register(
-        server,
+    methods.add(speech_pb2_grpc.add_SpeechServiceServicer_to_server, speech_service)
+    methods.add(
         image_pb2_grpc.add_ImageServiceServicer_to_server,
         ImageService(
             router,
@@ -332,9 +330,8 @@ async def create_gateway(
         router, VideoBackend(client, target_for, gcs, output_prefixes=v.output_gcs_prefixes)
     )
     video_service.stream_gate = gate
-    register(server, video_pb2_grpc.add_VideoServiceServicer_to_server, video_service)
-    register(
-        server,
+    methods.add(video_pb2_grpc.add_VideoServiceServicer_to_server, video_service)
+    methods.add(
         tuning_pb2_grpc.add_TuningServiceServicer_to_server,
         TuningService(
             router,
@@ -344,10 +341,14 @@ async def create_gateway(
         ),
     )
     health_servicer = health_aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    methods.add(health_pb2_grpc.add_HealthServicer_to_server, health_servicer)
+    methods.add(
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server,
+        reflection_aio.ReflectionServicer(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME)
+        ),
     )
+    server.add_generic_rpc_handlers((methods,))
     port = _add_port(server, config)
     if port == 0:
         raise RuntimeError(f"cannot listen on {config.server.listen}")

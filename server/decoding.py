@@ -2,7 +2,7 @@
 
 grpcio calls the request deserializer before any servicer code runs, and turns its exception
 (for example upb's nesting limit of 100 levels, reachable with a deep Struct) into UNKNOWN. The
-servicers are registered through `register`, which swaps each method's deserializer for one that
+servicers are added to a `MethodTable`, which swaps each method's deserializer for one that
 returns an `Undecodable` marker instead of raising, and answers the marker with a clear status.
 """
 
@@ -109,13 +109,34 @@ class _Capture:
         self.services[service] = handlers
 
 
-def register(server: grpc.aio.Server, add: Callable[[Any, Any], None], servicer: Any) -> None:
-    """`add(servicer, server)` with every method's request decoding made safe."""
-    capture = _Capture()
-    add(servicer, capture)
-    if not capture.services:
-        raise RuntimeError(f"{add.__name__} registered no service")
-    for service, handlers in capture.services.items():
-        wrapped = {name: _wrap(h) for name, h in handlers.items()}
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, wrapped),))
-        server.add_registered_method_handlers(service, wrapped)  # type: ignore[attr-defined]
+class MethodTable(grpc.GenericRpcHandler):  # type: ignore[type-arg]
+    """Every method the gateway serves, in one generic handler, each with safe decoding.
+
+    Why one generic handler and no registered methods: grpc's aio server keeps one pending
+    request-call future per registered method and passes all of them to `asyncio.wait` for
+    every incoming call, which walks each future (about 30 here) on the serving thread. Left
+    unregistered, every call arrives on a single future and is looked up here in one dict.
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    def add(self, add: Callable[[Any, Any], None], servicer: Any) -> None:
+        """`add(servicer, ...)`, a generated `add_*_to_server`, into the table."""
+        capture = _Capture()
+        add(servicer, capture)
+        if not capture.services:
+            raise RuntimeError(f"{add.__name__} registered no service")
+        for service, handlers in capture.services.items():
+            for name, handler in handlers.items():
+                self._handlers[f"/{service}/{name}"] = _wrap(handler)
+
+    def methods(self) -> list[str]:
+        """Every method's full path (`/package.Service/Method`)."""
+        return list(self._handlers)
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        """The handler of the called method, or None (grpc answers UNIMPLEMENTED)."""
+        return self._handlers.get(handler_call_details.method)
