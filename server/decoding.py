@@ -25,7 +25,8 @@ class Undecodable:
         self.why = why
 
 
-def _error(marker: Undecodable) -> GatewayError:
+def undecodable_error(marker: Undecodable) -> GatewayError:
+    """The INVALID_ARGUMENT a request the deserializer refused gets."""
     return GatewayError(
         grpc.StatusCode.INVALID_ARGUMENT,
         "the request is not a valid message of this RPC's type (or nests more than 100 levels"
@@ -47,8 +48,18 @@ def _safe(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
 async def _checked(messages: AsyncIterator[Any]) -> AsyncIterator[Any]:
     async for message in messages:
         if isinstance(message, Undecodable):
-            raise _error(message)
+            raise undecodable_error(message)
         yield message
+
+
+# Set on a handler that answers an `Undecodable` request itself (the RPC boundary does), so the
+# table adds no wrapper of its own: one coroutine less on every call.
+_REJECTS = "rejects_undecodable"
+
+
+def rejects_undecodable(fn: Callable[..., Any]) -> None:
+    """Mark `fn` as a handler that answers an `Undecodable` request with `undecodable_error`."""
+    setattr(fn, _REJECTS, True)
 
 
 def _wrap(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
@@ -56,10 +67,12 @@ def _wrap(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any
     serializer = handler.response_serializer
 
     async def abort(context: grpc.aio.ServicerContext[Any, Any], marker: Undecodable) -> None:
-        await context.abort_with_status(_error(marker).to_grpc_status())  # type: ignore[attr-defined]
+        await context.abort_with_status(undecodable_error(marker).to_grpc_status())  # type: ignore[attr-defined]
 
     if handler.unary_unary:
         inner_uu: Any = handler.unary_unary
+        if getattr(inner_uu, _REJECTS, False):
+            return grpc.unary_unary_rpc_method_handler(inner_uu, deserializer, serializer)
 
         async def unary_unary(request: Any, context: Any) -> Any:
             if isinstance(request, Undecodable):
@@ -69,6 +82,8 @@ def _wrap(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any
         return grpc.unary_unary_rpc_method_handler(unary_unary, deserializer, serializer)
     if handler.unary_stream:
         inner_us: Any = handler.unary_stream
+        if getattr(inner_us, _REJECTS, False):
+            return grpc.unary_stream_rpc_method_handler(inner_us, deserializer, serializer)
 
         async def unary_stream(request: Any, context: Any) -> AsyncIterator[Any]:
             if isinstance(request, Undecodable):

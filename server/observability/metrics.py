@@ -136,14 +136,20 @@ def upstream_again(family: str, kind: str) -> None:
 
 def usage(model: str, caller: str, counts: tuple[int, int, int, int], usd: float | None) -> None:
     """The tokens of one reply (input, output, reasoning, cached input) and their cost."""
-    for kind, count in zip(_TOKEN_KINDS, counts, strict=True):
+    keys = _TOKEN_KEYS.get((model, caller))
+    if keys is None:  # bounded: models and callers are both configured sets
+        keys = _TOKEN_KEYS[(model, caller)] = tuple((model, caller, k) for k in _TOKEN_KINDS)
+    values = TOKENS.values
+    for key, count in zip(keys, counts, strict=True):
         if count:
-            TOKENS.add((model, caller, kind), count)
+            values[key] = values.get(key, 0.0) + count
     if usd:
         COST.add((model, caller), usd)
 
 
 _TOKEN_KINDS = ("input", "output", "reasoning", "cached_input")
+# The TOKENS label tuples of each (model, caller), made once rather than four per reply.
+_TOKEN_KEYS: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {}
 
 
 def token_refreshed(ok: bool) -> None:

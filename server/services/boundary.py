@@ -16,6 +16,7 @@ import grpc
 import grpc.aio
 
 from server.callers import current_caller
+from server.decoding import Undecodable, rejects_undecodable, undecodable_error
 from server.errors import FieldViolation, GatewayError, status_code_by_name
 from server.observability import labels, metrics, request_ids, tracing
 from server.observability.usage import (
@@ -175,6 +176,8 @@ def unary(
         rid = request_ids.begin(metadata)
         with tracing.rpc_span(method, metadata) as span:
             try:
+                if isinstance(request, Undecodable):
+                    raise undecodable_error(request)
                 reply = await fn(self, request, context)
                 context.set_trailing_metadata(((request_ids.HEADER, rid), *_account(reply)))
                 return reply
@@ -191,6 +194,7 @@ def unary(
                 if ACCESS_LOG["enabled"]:
                     _log_access(rpc, request, start, code)
 
+    rejects_undecodable(wrapper)
     return wrapper
 
 
@@ -210,15 +214,18 @@ def server_stream(
         code = "OK"
         metadata = context.invocation_metadata()
         rid = request_ids.begin(metadata)
+        refused = undecodable_error(request) if isinstance(request, Undecodable) else None
         gate: StreamGate | None = getattr(self, "stream_gate", None)
-        if gate is not None:
+        if refused is None and gate is not None:
             try:
                 gate.enter()
-            except GatewayError as refused:
-                metrics.rpc_done(method, refused.code.name, time.perf_counter() - start)
-                if ACCESS_LOG["enabled"]:
-                    _log_access(rpc, request, start, refused.code.name)
-                await abort(context, refused)
+            except GatewayError as full:
+                refused = full
+        if refused is not None:
+            metrics.rpc_done(method, refused.code.name, time.perf_counter() - start)
+            if ACCESS_LOG["enabled"]:
+                _log_access(rpc, request, start, refused.code.name)
+            await abort(context, refused)
         with tracing.rpc_span(method, metadata) as span:
             try:
                 last_usage: Any = None
@@ -242,4 +249,5 @@ def server_stream(
                 if ACCESS_LOG["enabled"]:
                     _log_access(rpc, request, start, code)
 
+    rejects_undecodable(wrapper)
     return wrapper

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from google.protobuf import json_format
 from vertex_gateway.v1 import chat_pb2, common_pb2
@@ -15,16 +16,14 @@ from .message_checks import message_problems
 from .tool_pairing import pair_tool_results
 
 _ROLES = {chat_pb2.ROLE_USER, chat_pb2.ROLE_ASSISTANT, chat_pb2.ROLE_TOOL}
-_PLAIN_FIELDS = frozenset({"model", "messages", "system_instruction"})
 _PLAIN_ROLES = (chat_pb2.ROLE_USER, chat_pb2.ROLE_ASSISTANT)
 
 
-def _plain_part(part: chat_pb2.Part) -> bool:
-    return (
-        part.WhichOneof("kind") == "text"
-        and not part.thought_signature
-        and not part.cache_breakpoint
-    )
+def _plain_parts(parts: Any) -> bool:
+    for part in parts:
+        if part.WhichOneof("kind") != "text" or part.thought_signature or part.cache_breakpoint:
+            return False
+    return True
 
 
 def plain_text(request: chat_pb2.ChatRequest) -> bool:
@@ -33,18 +32,25 @@ def plain_text(request: chat_pb2.ChatRequest) -> bool:
     (`validate_chat_request` finds nothing and changes nothing) and needs no capability beyond
     chat (`required_capabilities` is empty), so the hot path checks this instead; any other
     request, valid or not, answers False and takes the full checks."""
-    for field, _ in request.ListFields():
-        if field.name not in _PLAIN_FIELDS:
-            return False
-    if not request.messages:
-        return False
-    for message in request.messages:
-        if message.role not in _PLAIN_ROLES or not message.parts:
-            return False
-        for part in message.parts:
-            if not _plain_part(part):
+    messages: Any = ()
+    for field, value in request.ListFields():  # the set fields, each read once
+        name = field.name
+        if name == "messages":
+            messages = value
+        elif name == "system_instruction":
+            if not _plain_parts(value):
                 return False
-    return all(_plain_part(part) for part in request.system_instruction)
+        elif name != "model":
+            return False
+    if not messages:
+        return False
+    for message in messages:
+        if message.role not in _PLAIN_ROLES:
+            return False
+        parts = message.parts
+        if not parts or not _plain_parts(parts):
+            return False
+    return True
 
 
 def _check_messages(

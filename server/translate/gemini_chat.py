@@ -20,7 +20,7 @@ from server.routing.registry import ModelSpec, Reasoning
 
 from .json_schema import ref_sibling_problem
 from .json_values import as_int, b64, struct_from, struct_json
-from .timestamps import timestamp
+from .timestamps import set_timestamp
 from .tolerant import tolerant
 
 _T = TypeVar("_T")
@@ -361,26 +361,32 @@ def _safety(settings: Any) -> list[dict[str, Any]]:
 def to_generate_content(request: chat_pb2.ChatRequest, spec: ModelSpec) -> dict[str, Any]:
     """The generateContent body for a validated ChatRequest."""
     body: dict[str, Any] = {"contents": _contents(request.messages)}
-    if request.system_instruction:
+    # The fields the request sets, read once: most requests set few of them.
+    fields = {field.name for field, _ in request.ListFields()}
+    if "system_instruction" in fields:
         body["systemInstruction"] = {
             "parts": [{"text": p.text} for p in request.system_instruction]
         }
-    tools = _tools(request)
+    tools = _tools(request) if "tools" in fields else None
     if tools:
         body["tools"] = tools
-    tool_config = _tool_config(request.tool_choice) if request.HasField("tool_choice") else None
+    tool_config = _tool_config(request.tool_choice) if "tool_choice" in fields else None
     if tool_config:
         body["toolConfig"] = tool_config
-    generation = _generation_config(request, spec)
+    generation = _generation_config(request, spec) if fields & _GENERATION_FIELDS else None
     if generation:
         body["generationConfig"] = generation
-    if request.safety_settings:
+    if "safety_settings" in fields:
         body["safetySettings"] = _safety(request.safety_settings)
-    if request.cached_content:
+    if "cached_content" in fields:
         body["cachedContent"] = request.cached_content
-    if request.labels:
+    if "labels" in fields:
         body["labels"] = dict(request.labels)
     return body
+
+
+# The request fields generationConfig is made from (see _generation_config).
+_GENERATION_FIELDS = frozenset({"generation_config", "response_format", "reasoning"})
 
 
 def to_count_tokens(request: chat_pb2.CountTokensRequest) -> dict[str, Any]:
@@ -641,9 +647,8 @@ def from_generate_content(payload: Any, *, model: str) -> chat_pb2.ChatResponse:
         usage_from(meta, into=reply.usage)
     if isinstance(payload.get("promptFeedback"), dict):
         reply.prompt_feedback.CopyFrom(_prompt_feedback(payload["promptFeedback"]))
-    created = timestamp(payload.get("createTime"))
-    if created is not None:
-        reply.create_time.CopyFrom(created)
+    if "createTime" in payload:
+        set_timestamp(reply.create_time, payload["createTime"])
     return reply
 
 

@@ -57,3 +57,15 @@ def timestamp(text: Any) -> timestamp_pb2.Timestamp | None:
     except ValueError:
         return None
     return ts
+
+
+def set_timestamp(into: timestamp_pb2.Timestamp, text: Any) -> None:
+    """`into` set to the time an RFC 3339 string names (left unset for a missing or unreadable
+    one), in place: a reply's own field, with no Timestamp made and copied."""
+    fast = _fast(text) if isinstance(text, str) and text else None
+    if fast is not None:
+        into.seconds, into.nanos = fast
+        return
+    parsed = timestamp(text)
+    if parsed is not None:
+        into.CopyFrom(parsed)

@@ -55,22 +55,32 @@ class ToolCallChecker:
     """Collects problems of complete calls per candidate and marks the candidate when it ends."""
 
     def __init__(self, request: chat_pb2.ChatRequest) -> None:
-        self._schemas = declared_schemas(request)
+        self._request = request
+        # Read from the request when the first call arrives; most replies hold none.
+        self._schemas: dict[str, dict[str, Any] | None] | None = None
         self._problems: dict[int, str] = {}
 
     def check(self, candidate: chat_pb2.Candidate) -> None:
         """Check the complete calls among `candidate`'s parts; mark it if it has finished."""
-        if self._schemas or any(
-            p.WhichOneof("kind") == "tool_call" for p in candidate.message.parts
-        ):
-            for part in candidate.message.parts:
-                if part.WhichOneof("kind") == "tool_call" and not part.tool_call.arguments_delta:
-                    problem = call_problem(part.tool_call, self._schemas)
-                    if problem and candidate.index not in self._problems:
-                        self._problems[candidate.index] = problem
+        parts = candidate.message.parts
+        for part in parts:  # most replies hold no call: one pass finds that out
+            if part.WhichOneof("kind") == "tool_call":
+                self._check_calls(candidate.index, parts)
+                break
+        if not self._problems:
+            return
         reason = candidate.finish_reason
         if reason == common_pb2.FINISH_REASON_UNSPECIFIED or candidate.index not in self._problems:
             return
         if reason != common_pb2.FINISH_REASON_MALFORMED_TOOL_CALL:
             candidate.finish_reason = common_pb2.FINISH_REASON_MALFORMED_TOOL_CALL
             candidate.finish_message = self._problems[candidate.index]
+
+    def _check_calls(self, index: int, parts: Any) -> None:
+        if self._schemas is None:
+            self._schemas = declared_schemas(self._request)
+        for part in parts:
+            if part.WhichOneof("kind") == "tool_call" and not part.tool_call.arguments_delta:
+                problem = call_problem(part.tool_call, self._schemas)
+                if problem and index not in self._problems:
+                    self._problems[index] = problem

@@ -45,6 +45,21 @@ async def test_undecodable_bytes_are_invalid_argument(
     assert details.info is not None and details.info.reason == "REQUEST_NOT_DECODABLE"
 
 
+async def test_undecodable_bytes_on_a_stream_are_invalid_argument(
+    channel: grpc.aio.Channel,
+) -> None:
+    call = channel.unary_stream(
+        "/vertex_gateway.v1.ChatService/StreamChat",
+        request_serializer=None,
+        response_deserializer=None,
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        [m async for m in call(TRUNCATED, timeout=10)]
+    assert info.value.code() == C.INVALID_ARGUMENT
+    details = error_details(info.value)
+    assert details.info is not None and details.info.reason == "REQUEST_NOT_DECODABLE"
+
+
 async def test_a_method_nobody_serves_is_unimplemented(channel: grpc.aio.Channel) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await _raw(channel, "/vertex_gateway.v1.ChatService/Nope")(b"", timeout=10)

@@ -2,8 +2,9 @@
 
 import pytest
 from google.protobuf import timestamp_pb2
+from vertex_gateway.v1 import chat_pb2
 
-from server.translate.timestamps import timestamp
+from server.translate.timestamps import set_timestamp, timestamp
 
 CASES = [
     "2026-11-21T10:00:00.000000Z",
@@ -38,3 +39,14 @@ def test_same_result_as_protobuf(text: str) -> None:
 @pytest.mark.parametrize("value", [None, "", 17, ["2024-01-01T00:00:00Z"]])
 def test_missing_or_wrong_type_is_none(value: object) -> None:
     assert timestamp(value) is None
+
+
+@pytest.mark.parametrize("text", [*CASES, None, "", 17])
+def test_set_in_place_matches_timestamp(text: object) -> None:
+    reply = chat_pb2.ChatResponse()
+    set_timestamp(reply.create_time, text)
+    expected = timestamp(text)
+    if expected is None:
+        assert not reply.HasField("create_time")
+    else:
+        assert reply.create_time == expected
