@@ -26,7 +26,7 @@ import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -100,6 +100,34 @@ class _Broken(Exception):
         self.cause = cause
 
 
+class _Headers(Mapping[str, str]):
+    """A reply's headers, decoded (names lowercased, the last of repeated names kept) on first
+    use: a unary JSON reply's caller reads none of them, so none is decoded on its path."""
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+        self._decoded: dict[str, str] | None = None
+
+    def _dict(self) -> dict[str, str]:
+        if self._decoded is None:
+            self._decoded = {
+                name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self._raw
+            }
+        return self._decoded
+
+    def __getitem__(self, key: str) -> str:
+        return self._dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __repr__(self) -> str:
+        return f"_Headers({self._dict()!r})"
+
+
 class _Connection(asyncio.Protocol):
     """One HTTP/1.1 connection carrying one request at a time."""
 
@@ -117,8 +145,8 @@ class _Connection(asyncio.Protocol):
     # -- exchange state -------------------------------------------------------------------
     def _reset(self) -> None:
         self.status = 0
-        self.headers: dict[str, str] = {}
-        self._header_name = b""
+        self._raw_headers: list[tuple[bytes, bytes]] = []
+        self.headers = _Headers(self._raw_headers)
         self._got_bytes = False
         self._headers_done: asyncio.Future[None] | None = None
         self._complete = False
@@ -175,16 +203,24 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks -----------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
+        raw = self._raw_headers
         if name:
-            self._header_name = name
-            self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+            raw.append((name, value))
         else:  # a header value split across reads
-            key = self._header_name.decode("latin-1").lower()
-            self.headers[key] += value.decode("latin-1")
+            last_name, last_value = raw[-1]
+            raw[-1] = (last_name, last_value + value)
+
+    def _header(self, name: bytes) -> str:
+        """One header's value ("" when absent), read without decoding the others."""
+        found = b""
+        for key, value in self._raw_headers:
+            if key.lower() == name:
+                found = value
+        return found.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         self.status = self._parser.get_status_code()
-        encoding = self.headers.get("content-encoding", "").strip().lower()
+        encoding = self._header(b"content-encoding").strip().lower()
         if encoding in ("gzip", "x-gzip"):
             self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
         elif encoding == "deflate":
@@ -227,8 +263,8 @@ class _Connection(asyncio.Protocol):
         return (
             self._headers_done is not None
             and self._headers_done.done()
-            and "content-length" not in self.headers
-            and "chunked" not in self.headers.get("transfer-encoding", "").lower()
+            and not any(key.lower() == b"content-length" for key, _ in self._raw_headers)
+            and "chunked" not in self._header(b"transfer-encoding").lower()
         )
 
     def _wake(self) -> None:

@@ -36,6 +36,8 @@ def test_bench_smoke_runs_every_measurement(tmp_path: Path) -> None:
     ):
         assert any(name.startswith(expected) for name in names), names
     assert all(row["rps"] > 0 for row in report["rows"])
+    chat = next(row for row in report["rows"] if row["name"] == "gateway Chat x1")
+    assert chat["note"].startswith("median of 2 alternating rounds"), chat
     # Every stream of the concurrency check arrived whole and in order (correctness, not speed).
     facts = report["facts"]
     assert facts["concurrent_streams_complete"] == facts["concurrent_streams"]

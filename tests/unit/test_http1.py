@@ -180,6 +180,35 @@ async def test_gzip_reply_is_decompressed(transport: Http1Transport) -> None:
         assert await post(transport, s.url) == (200, payload)
 
 
+async def test_reply_headers_read_as_a_lowercased_mapping(transport: Http1Transport) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        # A value split across two writes, a repeated name (the last one counts), mixed case.
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Goog-Upload-Url: http://a/b")
+        await w.drain()
+        await asyncio.sleep(0.05)
+        w.write(b"?c=d\r\nretry-after: 1\r\nRetry-After: 7\r\n\r\nok")
+
+    async with Scripted(script) as s:
+        resp = await transport.post(s.url, {}, b"{}", 5.0)
+        assert resp.body == b"ok"
+        assert resp.headers["x-goog-upload-url"] == "http://a/b?c=d"
+        assert resp.headers.get("retry-after") == "7"
+        assert dict(resp.headers) == {
+            "content-length": "2",
+            "x-goog-upload-url": "http://a/b?c=d",
+            "retry-after": "7",
+        }
+        assert "Content-Length" not in resp.headers
+
+
+async def test_gzip_named_in_any_case_is_decompressed(transport: Http1Transport) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        w.write(reply(gzip.compress(b"hello"), "CONTENT-ENCODING: GZip"))
+
+    async with Scripted(script) as s:
+        assert await post(transport, s.url) == (200, b"hello")
+
+
 async def test_unknown_content_encoding_is_a_lost_connection(transport: Http1Transport) -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
         w.write(reply(b"xx", "Content-Encoding: br"))
