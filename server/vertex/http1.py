@@ -140,6 +140,7 @@ class _Connection(asyncio.Protocol):
         self._parser: Any = None
         # A request is outstanding (bytes arriving otherwise are a protocol violation).
         self.active = False
+        self._timer: asyncio.TimerHandle | None = None
         self._reset()
 
     # -- exchange state -------------------------------------------------------------------
@@ -158,8 +159,21 @@ class _Connection(asyncio.Protocol):
         self._error: BaseException | None = None
         self._decoder: Any = None
 
+    # -- the exchange's one timer (its deadline, or the idle-read limit) ---------------------
+    def arm(self, seconds: float) -> None:
+        """(Re)start the timer; when it fires the exchange fails with TimeoutError."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_later(seconds, self.fail_timeout)
+
+    def disarm(self) -> None:
+        """Stop the timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def begin(self, head: bytes, body: bytes) -> None:
-        """Send a request; the reply is read by `wait_headers`, `next_chunk`."""
+        """Send a request; the reply is read by `headers_arrived`, then `body` or `next_chunk`."""
         self._reset()
         if self._parser is None:
             # One parser per connection: llhttp reads keep-alive replies one after another.
@@ -285,10 +299,25 @@ class _Connection(asyncio.Protocol):
         """The request's deadline or idle limit passed."""
         self._fail(TimeoutError())
 
-    async def wait_headers(self) -> None:
-        """Until the status line and headers have arrived."""
+    def headers_arrived(self) -> asyncio.Future[None]:
+        """Done once the status line and headers have arrived (awaited as it is: no coroutine
+        of its own on every call's path)."""
         assert self._headers_done is not None
-        await self._headers_done
+        return self._headers_done
+
+    def body(self) -> bytes | None:
+        """The whole body when all of it has arrived and nothing is waiting to be read
+        otherwise (None: read it with `next_chunk`). A unary reply usually arrives with its
+        headers, so its reader needs no further wait."""
+        if not self._complete or self._error is not None:
+            return None
+        chunks = self._chunks
+        if not chunks:
+            return b""
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._buffered = 0
+        return data
 
     async def next_chunk(self) -> bytes | None:
         """The next piece of the body, or None at its end."""
@@ -321,37 +350,16 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
 
-class _Exchange:
-    """One request on one connection, under one timer (deadline or idle-read limit)."""
-
-    def __init__(self, conn: _Connection, loop: asyncio.AbstractEventLoop) -> None:
-        self.conn = conn
-        self._loop = loop
-        self._timer: asyncio.TimerHandle | None = None
-
-    def arm(self, seconds: float) -> None:
-        """(Re)start the timer."""
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self._loop.call_later(seconds, self.conn.fail_timeout)
-
-    def disarm(self) -> None:
-        """Stop the timer."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-
 class _Stream:
     """The StreamingResponse over one exchange."""
 
-    def __init__(self, exchange: _Exchange, idle_read: float | None) -> None:
-        self._exchange = exchange
+    def __init__(self, conn: _Connection, idle_read: float | None) -> None:
+        self._conn = conn
         self._idle_read = idle_read
 
     @property
     def status(self) -> int:
-        return self._exchange.conn.status
+        return self._conn.status
 
     async def read(self) -> bytes:
         parts = []
@@ -360,10 +368,10 @@ class _Stream:
         return b"".join(parts)
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        conn = self._exchange.conn
+        conn = self._conn
         while True:
             if self._idle_read is not None:
-                self._exchange.arm(self._idle_read)
+                conn.arm(self._idle_read)
             try:
                 chunk = await conn.next_chunk()
             except (_Broken, TimeoutError) as exc:
@@ -383,6 +391,46 @@ def _mapped(exc: BaseException) -> VertexError:
     return connection_error(exc)
 
 
+class _Slots:
+    """The bound on requests in flight. A free slot is taken without a coroutine (the common
+    case, on every call's path); otherwise callers queue in order, and a released slot goes
+    straight to the first caller still waiting. Free slots exist only while nobody waits."""
+
+    def __init__(self, limit: int) -> None:
+        self._free = limit
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def try_take(self) -> bool:
+        """Take a free slot if there is one."""
+        if self._free > 0:
+            self._free -= 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        """Take a slot, waiting in line for one."""
+        if self.try_take():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.give()  # handed a slot as the caller went away: pass it on
+            raise
+
+    def give(self) -> None:
+        """Release a slot: to the first live waiter, else back to the free count."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
 class Http1Transport:
     """The gateway's HTTP transport: pooled HTTP/1.1 keep-alive connections per origin.
 
@@ -399,13 +447,12 @@ class Http1Transport:
         idle_seconds: float = 50.0,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._max_connections = max_connections
         self._connect_timeout = connect_timeout
         self._idle_read_timeout = idle_read_timeout
         self._idle_seconds = idle_seconds
         self._ssl = ssl_context
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
-        self._in_flight: asyncio.Semaphore | None = None
+        self._in_flight = _Slots(max_connections)
         self._all: set[_Connection] = set()
         self._closing = False
         # (method, url) -> (the headers mapping it was rendered from, the rendered prefix):
@@ -474,11 +521,6 @@ class Http1Transport:
         self._heads[key] = (headers, prefix)
         return prefix
 
-    def _slots(self) -> asyncio.Semaphore:
-        if self._in_flight is None:
-            self._in_flight = asyncio.Semaphore(self._max_connections)
-        return self._in_flight
-
     async def _open(
         self,
         method: str,
@@ -486,8 +528,9 @@ class Http1Transport:
         headers: Mapping[str, str],
         body: bytes,
         timeout: float | None,
-    ) -> tuple[Origin, _Exchange]:
-        """Send the request and wait for the reply's headers, on a pooled or new connection."""
+    ) -> tuple[Origin, _Connection]:
+        """Send the request and wait for the reply's headers, on a pooled or new connection
+        (its timer armed: the caller disarms it once done with the reply)."""
         if timeout is not None and timeout <= 0:
             raise timeout_error()
         loop = asyncio.get_running_loop()
@@ -505,17 +548,15 @@ class Http1Transport:
                             conn = await self._connect(origin, loop)
                     except TimeoutError:
                         raise timeout_error() from None
-            exchange = _Exchange(conn, loop)
-            if deadline is not None:
-                exchange.arm(max(0.0, deadline - loop.time()))
-            else:
-                exchange.arm(self._idle_read_timeout)
+            conn.arm(
+                self._idle_read_timeout if deadline is None else max(0.0, deadline - loop.time())
+            )
             ok = False
             try:
                 conn.begin(head, body)
-                await conn.wait_headers()
+                await conn.headers_arrived()
                 ok = True
-                return origin, exchange
+                return origin, conn
             except _Broken as exc:
                 if conn.reused and not exc.replied:
                     continue  # the server had closed this idle connection; try a fresh one
@@ -524,7 +565,7 @@ class Http1Transport:
                 raise timeout_error() from None
             finally:
                 if not ok:
-                    exchange.disarm()
+                    conn.disarm()
                     conn.abort()
                     self._all.discard(conn)
         raise AssertionError("unreachable")
@@ -538,20 +579,26 @@ class Http1Transport:
         timeout: float | None,
     ) -> HttpResponse:
         """Send a request and read the whole reply."""
-        async with self._slots():
-            origin, exchange = await self._open(method, url, headers, body, timeout)
-            conn = exchange.conn
+        slots = self._in_flight
+        if not slots.try_take():
+            await slots.take()
+        try:
+            origin, conn = await self._open(method, url, headers, body, timeout)
             try:
-                parts = []
-                while (chunk := await conn.next_chunk()) is not None:
-                    parts.append(chunk)
+                data = conn.body()
+                if data is None:
+                    parts = []
+                    while (chunk := await conn.next_chunk()) is not None:
+                        parts.append(chunk)
+                    data = b"".join(parts)
             except (_Broken, TimeoutError) as exc:
                 raise _mapped(exc) from None
             finally:
-                exchange.disarm()
+                conn.disarm()
                 self._release(origin, conn)
-            data = parts[0] if len(parts) == 1 else b"".join(parts)
             return HttpResponse(conn.status, conn.headers, data)
+        finally:
+            slots.give()
 
     async def post(
         self, url: str, headers: Mapping[str, str], body: bytes, timeout: float | None
@@ -569,17 +616,20 @@ class Http1Transport:
         method: str = "POST",
     ) -> AsyncIterator[StreamingResponse]:
         """Send and expose the reply incrementally; leaving early closes the connection."""
-        async with self._slots():
-            origin, exchange = await self._open(method, url, headers, body, timeout)
+        await self._in_flight.take()
+        try:
+            origin, conn = await self._open(method, url, headers, body, timeout)
             try:
                 if timeout is not None:
-                    yield _Stream(exchange, None)
+                    yield _Stream(conn, None)
                 else:
-                    exchange.disarm()
-                    yield _Stream(exchange, self._idle_read_timeout)
+                    conn.disarm()
+                    yield _Stream(conn, self._idle_read_timeout)
             finally:
-                exchange.disarm()
-                self._release(origin, exchange.conn)
+                conn.disarm()
+                self._release(origin, conn)
+        finally:
+            self._in_flight.give()
 
     async def close(self) -> None:
         """Close every connection."""

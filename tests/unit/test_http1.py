@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from server.vertex.errors import VertexError
-from server.vertex.http1 import Http1Transport, head_prefix, parse_url
+from server.vertex.http1 import Http1Transport, _Slots, head_prefix, parse_url
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 
@@ -155,6 +155,79 @@ async def test_concurrent_requests_use_separate_connections(transport: Http1Tran
         results = await asyncio.gather(*(post(transport, s.url) for _ in range(5)))
         assert results == [(200, b"ok")] * 5
         assert s.connections == 5
+
+
+async def test_requests_beyond_the_bound_wait_for_a_slot_in_order() -> None:
+    in_flight = 0
+    most = 0
+    order: list[int] = []
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        w.write(reply(b"ok"))
+
+    t = Http1Transport(max_connections=2, connect_timeout=2.0, idle_read_timeout=5.0)
+    try:
+        async with Scripted(script) as s:
+
+            async def numbered(i: int) -> tuple[int, bytes]:
+                result = await post(t, s.url)
+                order.append(i)
+                return result
+
+            results = await asyncio.gather(*(numbered(i) for i in range(6)))
+            assert results == [(200, b"ok")] * 6
+            assert most == 2
+            assert s.connections == 2  # the waiting requests reused the two connections
+            assert sorted(order) == list(range(6))
+    finally:
+        await t.close()
+
+
+async def test_slots_queue_in_order_and_survive_cancelled_waiters() -> None:
+    slots = _Slots(1)
+    assert slots.try_take()
+    assert not slots.try_take()
+    got: list[str] = []
+
+    async def taker(name: str) -> None:
+        await slots.take()
+        got.append(name)
+
+    first = asyncio.create_task(taker("first"))
+    gone = asyncio.create_task(taker("gone"))
+    last = asyncio.create_task(taker("last"))
+    await asyncio.sleep(0)
+    gone.cancel()  # left the line before its turn: skipped, no slot lost
+    await asyncio.sleep(0)
+    slots.give()
+    await first
+    assert got == ["first"]
+    slots.give()
+    await last
+    assert got == ["first", "last"]
+    slots.give()
+    assert slots.try_take()  # the one slot came back
+
+
+async def test_slot_handed_to_a_caller_cancelled_meanwhile_passes_on() -> None:
+    slots = _Slots(1)
+    assert slots.try_take()
+    cancelled = asyncio.create_task(slots.take())
+    waiting = asyncio.create_task(slots.take())
+    await asyncio.sleep(0)
+    slots.give()  # handed to `cancelled`, which is cancelled before it runs
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    await asyncio.wait_for(waiting, 1)  # the slot went on to the next in line
+    assert not slots.try_take()
+    slots.give()
+    assert slots.try_take()
 
 
 async def test_chunked_reply_is_decoded(transport: Http1Transport) -> None:
