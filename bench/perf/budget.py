@@ -14,7 +14,12 @@ request next to the process total. The rows, each one worker against the same fa
   (`client_in_server.py`), on uvloop;
 * `gateway`: `python -m server` (uvloop).
 
-    python -m bench.perf.budget [--reps 2] [--seconds 6]
+    python -m bench.perf.budget [--reps 2] [--seconds 6] [--perf]
+
+`--perf` also samples each server's main thread with Linux `perf` (Debian: linux-perf) while it
+is saturated, and prints the share of its CPU in each binary: the interpreter, the kernel,
+grpc's core, protobuf, uvloop, the HTTP parser, ... (kernel time included, which py-spy cannot
+see).
 
 `--serve-contract PORT` is the contract echo's server side (started by the harness).
 """
@@ -24,6 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -106,9 +113,58 @@ def _spawn(args: list[str], port: int, name: str) -> harness.Server:
     return harness.Server(name, process, port, 0.0)
 
 
-def _measure(server: harness.Server, body: bytes, s: harness.Settings) -> str:
+_DSO_LINE = re.compile(r"^\s*([0-9.]+)%\s+(\S.*?)\s*$")
+# Binaries worth naming; the rest are summed as "other".
+_DSO_NAMES = {
+    "libpython": "the interpreter",
+    "[kernel": "kernel",
+    "cygrpc": "grpc (core and Cython)",
+    "_message": "protobuf (upb)",
+    "libc.so": "libc (malloc, memcpy)",
+    "loop.cpython": "uvloop",
+    "_asyncio": "asyncio (C)",
+    "parser.cpython": "llhttp (httptools)",
+    "orjson": "orjson",
+}
+
+
+def dso_shares(report: str) -> list[tuple[str, float]]:
+    """`perf report --sort dso` text as (what, percent of samples), named and largest first."""
+    shares: dict[str, float] = {}
+    for line in report.splitlines():
+        match = _DSO_LINE.match(line)
+        if match is None:
+            continue
+        dso = match.group(2)
+        name = next((label for key, label in _DSO_NAMES.items() if key in dso), "other")
+        shares[name] = shares.get(name, 0.0) + float(match.group(1))
+    return sorted(shares.items(), key=lambda item: -item[1])
+
+
+def _perf_record(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        ["perf", "record", "-q", "-e", "cpu-clock", "-F", "1999", "-t", str(pid), "-o", str(out),
+         "--", "sleep", str(seconds)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _perf_shares(out: Path) -> list[tuple[str, float]]:
+    report = subprocess.run(
+        ["perf", "report", "-i", str(out), "--sort", "dso", "--stdio"],
+        capture_output=True, text=True, check=False,
+    ).stdout  # fmt: skip
+    return dso_shares(report)
+
+
+def _measure(
+    server: harness.Server, body: bytes, s: harness.Settings, perf_dir: Path | None = None
+) -> str:
     pid = server.process.pid
     before = thread_cpu(pid)
+    recorder = None
+    if perf_dir is not None:
+        recorder = _perf_record(pid, s.warmup + s.duration, perf_dir / f"{pid}.data")
     result, cpu, _ = harness.saturate(
         server, f"http://127.0.0.1:{server.port}{harness.CHAT}", body, s
     )
@@ -116,7 +172,13 @@ def _measure(server: harness.Server, body: bytes, s: harness.Settings) -> str:
     after = thread_cpu(pid)
     served = result.succeeded * (s.duration + s.warmup) / s.duration
     main = (after.get(pid, 0.0) - before.get(pid, 0.0)) * 1000 / max(1.0, served)
-    return f"| {server.name} | {result.rps:,.0f} | {cpu:.3f} | {main:.3f} |"
+    row = f"| {server.name} | {result.rps:,.0f} | {cpu:.3f} | {main:.3f} |"
+    if recorder is not None and perf_dir is not None:
+        recorder.wait()
+        shares = _perf_shares(perf_dir / f"{pid}.data")
+        row += " " + ", ".join(f"{name} {share:.0f}%" for name, share in shares if share >= 0.5)
+        row += " |"
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve-contract", type=int, metavar="PORT")
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=6)
+    parser.add_argument("--perf", action="store_true", help="sample each main thread with perf")
     args = parser.parse_args(argv)
+    if args.perf and shutil.which("perf") is None:
+        parser.error("--perf needs Linux perf on PATH (Debian: apt-get install linux-perf)")
     if args.serve_contract:
         run_on("uvloop", _serve_contract(args.serve_contract))
         return 0
@@ -138,8 +203,10 @@ def main(argv: list[str] | None = None) -> int:
             f"models/{MODEL}:generateContent"
         )
         key = json.dumps(harness.service_account(f"{upstream.base_url}/token"))
-        print("| server (1 worker) | req/s | CPU ms/req | main thread ms/req |")
-        print("| --- | ---: | ---: | ---: |", flush=True)
+        perf_dir = Path(tmp) if args.perf else None
+        extra = " main thread by binary (perf) |" if args.perf else ""
+        print("| server (1 worker) | req/s | CPU ms/req | main thread ms/req |" + extra)
+        print("| --- | ---: | ---: | ---: |" + (" --- |" if args.perf else ""), flush=True)
         try:
             for _ in range(args.reps):
                 for row in ("echo", "echo, uvloop", "contract echo", "echo + 1 POST", "gateway"):
@@ -163,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         server = harness.start_gateway(upstream, 1, key)
                     try:
-                        print(_measure(server, body, s), flush=True)
+                        print(_measure(server, body, s, perf_dir), flush=True)
                     finally:
                         server.stop()
         finally:
