@@ -317,6 +317,11 @@ class _Connection(asyncio.Protocol):
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
         self._buffered = 0
+        if self._reading_paused and self.transport:
+            # A large reply paused reading before it completed; the connection goes back to
+            # the pool and must read its next reply.
+            self._reading_paused = False
+            self.transport.resume_reading()
         return data
 
     async def next_chunk(self) -> bytes | None:

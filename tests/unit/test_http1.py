@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from server.vertex.errors import VertexError
-from server.vertex.http1 import Http1Transport, _Slots, head_prefix, parse_url
+from server.vertex.http1 import Http1Transport, _Connection, _Slots, head_prefix, parse_url
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 
@@ -228,6 +228,32 @@ async def test_slot_handed_to_a_caller_cancelled_meanwhile_passes_on() -> None:
     assert not slots.try_take()
     slots.give()
     assert slots.try_take()
+
+
+async def test_large_reply_arriving_in_one_read_leaves_the_connection_reading() -> None:
+    class Transport:
+        paused = False
+
+        def writelines(self, data: object) -> None:
+            pass
+
+        def pause_reading(self) -> None:
+            self.paused = True
+
+        def resume_reading(self) -> None:
+            self.paused = False
+
+    big = b"x" * (3 << 20)  # past the buffering limit that pauses reading
+    conn = _Connection(asyncio.get_running_loop())
+    transport = Transport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    conn.begin(b"POST / HTTP/1.1\r\n", b"{}")
+    conn.data_received(reply(big))  # the whole reply in one read (as a TLS read can bring)
+    assert transport.paused
+    assert conn.headers_arrived().done()
+    assert conn.body() == big
+    assert not transport.paused  # back in the pool, it must read its next reply
+    assert conn.finished_cleanly()
 
 
 async def test_chunked_reply_is_decoded(transport: Http1Transport) -> None:
