@@ -162,9 +162,8 @@ def _measure(
 ) -> str:
     pid = server.process.pid
     before = thread_cpu(pid)
-    recorder = None
-    if perf_dir is not None:
-        recorder = _perf_record(pid, s.warmup + s.duration, perf_dir / f"{pid}.data")
+    samples = None if perf_dir is None else perf_dir / f"{pid}.data"
+    recorder = None if samples is None else _perf_record(pid, s.warmup + s.duration, samples)
     result, cpu, _ = harness.saturate(
         server, f"http://127.0.0.1:{server.port}{harness.CHAT}", body, s
     )
@@ -173,9 +172,9 @@ def _measure(
     served = result.succeeded * (s.duration + s.warmup) / s.duration
     main = (after.get(pid, 0.0) - before.get(pid, 0.0)) * 1000 / max(1.0, served)
     row = f"| {server.name} | {result.rps:,.0f} | {cpu:.3f} | {main:.3f} |"
-    if recorder is not None and perf_dir is not None:
+    if recorder is not None and samples is not None:
         recorder.wait()
-        shares = _perf_shares(perf_dir / f"{pid}.data")
+        shares = _perf_shares(samples)
         row += " " + ", ".join(f"{name} {share:.0f}%" for name, share in shares if share >= 0.5)
         row += " |"
     return row
