@@ -5,7 +5,12 @@ with aiohttp and with the gateway's own transport (server/vertex/http1.py). A cl
 benchmark on its own (bench/http_client) misses what matters here: the event loop is shared
 with gRPC, whose poller thread and callbacks compete for the same core and the same GIL.
 
-    python -m bench.perf.client_in_server [--reps 2] [--seconds 6]
+Mode `gateway` is the gateway itself (one worker). Mode `least` is the ceiling for the gateway's Chat: a typed ChatService/Chat handler doing only
+the wire work (the request's text turns to a generateContent body, one POST with the gateway's
+transport, the reply's text, finish reason and token counts back, and the request id and usage
+trailers), none of the gateway's checks, routing, retries, metrics or error handling.
+
+    python -m bench.perf.client_in_server [--reps 2] [--seconds 6] [--modes echo,http1,least]
 
 `--serve MODE PORT UPSTREAM_URL` is the server side (started by the harness).
 """
@@ -13,6 +18,7 @@ with gRPC, whose poller thread and callbacks compete for the same core and the s
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -23,13 +29,15 @@ from typing import Any
 
 import grpc
 import grpc.aio
+import orjson
+from vertex_gateway.v1 import chat_pb2, common_pb2
 
 from bench.perf import run as harness
 from bench.perf.echo_server import run_on, serve_unary
 from bench.perf.load import grpc_frame
 from bench.perf.upstream import MODEL, start_upstream
 
-MODES = ("echo", "aiohttp", "http1")
+MODES = ("echo", "aiohttp", "http1", "least", "gateway")
 HEADERS = {"content-type": "application/json", "authorization": "Bearer bench"}
 
 
@@ -56,6 +64,20 @@ async def _serve(mode: str, port: int, upstream: str) -> None:
 
         post, close = post_http1, transport.close
 
+    if mode == "least":
+        from server.vertex.http1 import Http1Transport
+
+        least = _LeastChat(Http1Transport(), upstream)
+        close = least.close
+        await serve_unary(
+            port,
+            grpc.unary_unary_rpc_method_handler(
+                least.chat, chat_pb2.ChatRequest.FromString, chat_pb2.ChatResponse.SerializeToString
+            ),
+        )
+        await close()
+        return
+
     async def handler(request: bytes, context: Any) -> bytes:
         if post is not None:
             await post()
@@ -66,6 +88,75 @@ async def _serve(mode: str, port: int, upstream: str) -> None:
         await close()
 
 
+class _LeastChat:
+    """The least a Python Chat handler does per call (see the module docstring)."""
+
+    ROLES = {chat_pb2.ROLE_USER: "user", chat_pb2.ROLE_ASSISTANT: "model"}
+
+    def __init__(self, transport: Any, url: str) -> None:
+        self._transport = transport
+        self._url = url
+        self._count = 0
+        self.close = transport.close
+
+    async def chat(self, request: chat_pb2.ChatRequest, context: Any) -> chat_pb2.ChatResponse:
+        roles = self.ROLES
+        body = {
+            "contents": [
+                {"role": roles[m.role], "parts": [{"text": p.text} for p in m.parts]}
+                for m in request.messages
+            ]
+        }
+        headers = HEADERS
+        reply_http = await self._transport.request(
+            "POST", self._url, headers, orjson.dumps(body), context.time_remaining() or 600.0
+        )
+        payload = orjson.loads(reply_http.body)
+        reply = chat_pb2.ChatResponse(
+            id=payload.get("responseId", ""),
+            model=request.model,
+            model_version=payload.get("modelVersion", ""),
+        )
+        for i, raw in enumerate(payload.get("candidates") or ()):
+            candidate = reply.candidates.add()
+            candidate.index = i
+            candidate.message.role = chat_pb2.ROLE_ASSISTANT
+            for part in raw["content"]["parts"]:
+                candidate.message.parts.add(text=part["text"])
+            candidate.native_finish_reason = raw.get("finishReason", "")
+            candidate.finish_reason = common_pb2.FINISH_REASON_STOP
+        meta = payload.get("usageMetadata") or {}
+        usage = reply.usage
+        usage.input_tokens = meta.get("promptTokenCount", 0)
+        usage.output_tokens = meta.get("candidatesTokenCount", 0)
+        usage.total_tokens = meta.get("totalTokenCount", 0)
+        self._count += 1
+        context.set_trailing_metadata(
+            (
+                ("x-request-id", f"least-{self._count:x}"),
+                ("vg-usage-input-tokens", str(usage.input_tokens)),
+                ("vg-usage-output-tokens", str(usage.output_tokens)),
+                ("vg-usage-reasoning-tokens", "0"),
+                ("vg-usage-cached-input-tokens", "0"),
+                ("vg-estimated-cost-usd", "0.00001230"),
+            )
+        )
+        return reply
+
+
+def _start(mode: str, url: str, loop: str) -> harness.Server:
+    """One of this module's servers, in a process of its own."""
+    port = harness.free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.perf.client_in_server", "--loop", loop, "--serve", mode,
+         str(port), url],
+        cwd=harness.ROOT,
+        env={**os.environ, "PYTHONPATH": f"{harness.ROOT}:{harness.ROOT / 'clients' / 'python'}"},
+    )  # fmt: skip
+    harness._wait_serving(port, 30, health=False)
+    return harness.Server(mode, process, port, 0.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison and print one line per run."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -73,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated, of " + ", ".join(MODES)
+    )
     args = parser.parse_args(argv)
     if args.serve:
         run_on(args.loop, _serve(args.serve[0], int(args.serve[1]), args.serve[2]))
@@ -85,29 +179,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             print("| run | mode | req/s | CPU ms/req |\n| --- | --- | ---: | ---: |")
             for rep in range(args.reps):
-                for mode in MODES:
-                    port = harness.free_port()
-                    process = subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "bench.perf.client_in_server",
-                            "--serve",
-                            mode,
-                            str(port),
-                            url,
-                        ],
-                        cwd=harness.ROOT,
-                        env={
-                            **os.environ,
-                            "PYTHONPATH": f"{harness.ROOT}:{harness.ROOT / 'clients' / 'python'}",
-                        },
-                    )
-                    harness._wait_serving(port, 30, health=False)
-                    server = harness.Server(mode, process, port, 0.0)
+                for mode in args.modes.split(","):
+                    if mode == "gateway":
+                        key = json.dumps(harness.service_account(f"{upstream.base_url}/token"))
+                        server = harness.start_gateway(upstream, 1, key)
+                    else:
+                        server = _start(mode, url, args.loop)
                     try:
                         result, cpu, _ = harness.saturate(
-                            server, f"http://127.0.0.1:{port}{harness.CHAT}", body, settings
+                            server, f"http://127.0.0.1:{server.port}{harness.CHAT}", body, settings
                         )
                         harness.check_bytes(result, len(body), mode)
                     finally:

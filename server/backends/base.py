@@ -50,12 +50,14 @@ class VertexBackend:
 
     @staticmethod
     def _served_by(route: Route, url: str | Failover) -> common_pb2.ServedBy:
-        """What served the call: the route's location, or the placement a Failover used."""
-        served = route.served_by()
+        """What served the call: the route's location, or the placement a Failover used (the
+        result is copied into a reply, never changed)."""
         if isinstance(url, Failover) and url.served is not None:
+            served = route.served_by()
             served.location = url.served.location
             served.account = url.served.account
-        return served
+            return served
+        return route.served
 
     async def _relay(
         self,

@@ -7,6 +7,7 @@ Models are looked up by exact id (never by substring), so a model whose name mer
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,9 +27,15 @@ class Family(enum.Enum):
     GEMINI_TTS = "gemini_tts"
     VEO = "veo"
 
+    # Members are singletons compared by identity: hash them so too. Enum's own hash is Python
+    # code run on every dict and set lookup, and routing does several per request.
+    __hash__ = object.__hash__
+
 
 class Capability(enum.Enum):
     """What a caller may ask a model to do, or give it."""
+
+    __hash__ = object.__hash__  # as Family's
 
     CHAT = "chat"
     STREAMING = "streaming"
@@ -110,7 +117,7 @@ class ModelSpec:
     # tuning capability means any size (Vertex checks).
     adapter_sizes: tuple[int, ...] = ()
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """`publisher/id`, the registry key."""
         return f"{self.publisher}/{self.id}"

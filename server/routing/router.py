@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,15 +37,28 @@ class Route:
         """The canonical `publisher/model` of the route."""
         return self.spec.key
 
+    @functools.cached_property
+    def family(self) -> str:
+        """The model family's name, as metrics label it."""
+        return self.spec.family.value
+
     @property
     def locations(self) -> tuple[str, ...]:
         """Where the call may go, in order: the route's location, then the model's fallbacks."""
         fallbacks = self.spec.fallback_locations
         return (self.location, *(x for x in fallbacks if x != self.location))
 
-    def served_by(self) -> common_pb2.ServedBy:
-        """The Vertex location and resource this route calls, as replies report it."""
+    @functools.cached_property
+    def served(self) -> common_pb2.ServedBy:
+        """The Vertex location and resource this route calls, as replies report it: one message
+        per route (routes are cached), for copying into replies; never changed."""
         return common_pb2.ServedBy(location=self.location, vertex_model=vertex_resource(self.spec))
+
+    def served_by(self) -> common_pb2.ServedBy:
+        """A copy of `served`, to change."""
+        served = common_pb2.ServedBy()
+        served.CopyFrom(self.served)
+        return served
 
 
 # Vertex's reserved endpoint id for Model Garden models served through the OpenAI-compatible API.
@@ -150,7 +164,7 @@ class Router:
             # bound keeps callers' spellings from growing the cache without limit.
             if len(self._routes) < _ROUTE_CACHE:
                 self._routes[key] = route
-        labels.FAMILY.set(route.spec.family.value)
+        labels.FAMILY.set(route.family)
         labels.MODEL.set(route.spec.key)
         caller = current_caller()
         if caller is not None and caller.models:

@@ -14,7 +14,7 @@ from server.routing.registry import Capability, Family
 from server.routing.router import Route, Router
 from server.translate.chat_capabilities import required_capabilities
 from server.translate.chat_validation import plain_text, validate_chat_request
-from server.translate.tool_calls import ToolCallChecker
+from server.translate.tool_calls import ToolCallChecker, check_reply
 
 from .boundary import StreamGate, server_stream, unary
 
@@ -76,9 +76,7 @@ class ChatService(chat_pb2_grpc.ChatServiceServicer):
         """One complete reply."""
         route = self._prepare(request, Capability.CHAT)
         reply = await self._backend(route).chat(route, request, context.time_remaining())
-        checker = ToolCallChecker(request)
-        for candidate in reply.candidates:
-            checker.check(candidate)
+        check_reply(request, reply.candidates)
         return reply
 
     @server_stream

@@ -414,10 +414,11 @@ def _add_details(counts: Any, items: Any) -> None:
     for item in items:
         if isinstance(item, dict):
             tokens = item.get("tokenCount")
-            counts.add(
-                modality=_MODALITY.get(str(item.get("modality")), common_pb2.MODALITY_UNSPECIFIED),
-                token_count=tokens if type(tokens) is int else as_int(tokens),
+            detail = counts.add()
+            detail.modality = _MODALITY.get(
+                str(item.get("modality")), common_pb2.MODALITY_UNSPECIFIED
             )
+            detail.token_count = tokens if type(tokens) is int else as_int(tokens)
 
 
 # usageMetadata member -> Usage field; a reply carries only some of them.
@@ -444,10 +445,12 @@ def usage_from(meta: Mapping[str, Any], into: common_pb2.Usage | None = None) ->
         count = _USAGE_COUNTS.get(key)
         if count is not None:
             setattr(usage, count, value if type(value) is int else as_int(value))
-        elif key in _USAGE_DETAILS:
-            _add_details(getattr(usage, _USAGE_DETAILS[key]), value)
         elif key == "trafficType":
             usage.traffic_type = str(value or "")
+        else:
+            details = _USAGE_DETAILS.get(key)
+            if details is not None:
+                _add_details(getattr(usage, details), value)
     return usage
 
 
@@ -568,49 +571,58 @@ def candidate_from(
     `calls` counts tool calls per candidate; a stream passes the same dict for every chunk so
     call indexes (and the ids derived from them) continue across chunks.
     """
-    index = as_int(raw.get("index", position))
-    content = raw.get("content") or {}
+    index = raw.get("index", position)
+    if type(index) is not int:
+        index = as_int(index)
     calls = {} if calls is None else calls
     candidate = chat_pb2.Candidate() if into is None else into
     candidate.index = index
     message = candidate.message
     message.role = chat_pb2.ROLE_ASSISTANT
-    parts = message.parts
-    for r in content.get("parts") or ():
-        if not isinstance(r, dict):
-            continue
-        text = r.get("text")
-        if len(r) == 1 and type(text) is str:  # the common part: plain text, nothing else
-            parts.add(text=text)
-            continue
-        part = _reply_part(r, calls, index, response_id)
-        if part is not None:
-            parts.append(part)
-    finish_message = raw.get("finishMessage")
-    if finish_message:
-        candidate.finish_message = str(finish_message)
-    ratings = raw.get("safetyRatings")
-    if ratings:
-        candidate.safety_ratings.extend(_ratings(ratings))
-    native = raw.get("finishReason")
-    if native:
-        candidate.native_finish_reason = str(native)
-        reason = _FINISH.get(str(native), common_pb2.FINISH_REASON_OTHER)
-        if reason == common_pb2.FINISH_REASON_STOP and calls.get(index, 0) > 0:
-            reason = common_pb2.FINISH_REASON_TOOL_CALLS
-        candidate.finish_reason = reason
-    for c in (raw.get("citationMetadata") or {}).get("citations") or []:
-        candidate.citations.add(
-            start_index=as_int(c.get("startIndex")),
-            end_index=as_int(c.get("endIndex")),
-            uri=str(c.get("uri", "")),
-            title=str(c.get("title", "")),
-            license=str(c.get("license", "")),
-        )
-    if isinstance(raw.get("groundingMetadata"), dict):
-        candidate.grounding.CopyFrom(_grounding(raw["groundingMetadata"]))
-    if isinstance(raw.get("avgLogprobs"), int | float):
-        candidate.avg_logprobs = float(raw["avgLogprobs"])
+    content = raw.get("content")
+    if content:
+        parts = message.parts
+        for r in content.get("parts") or ():
+            if not isinstance(r, dict):
+                continue
+            text = r.get("text")
+            if len(r) == 1 and type(text) is str:  # the common part: plain text, nothing else
+                parts.add(text=text)
+                continue
+            part = _reply_part(r, calls, index, response_id)
+            if part is not None:
+                parts.append(part)
+    # The other members, read as they come (after the parts, which the finish reason needs):
+    # a candidate carries few of the many Vertex may send.
+    for key, value in raw.items():
+        if key == "finishReason":
+            if value:
+                native = str(value)
+                candidate.native_finish_reason = native
+                reason = _FINISH.get(native, common_pb2.FINISH_REASON_OTHER)
+                if reason == common_pb2.FINISH_REASON_STOP and calls.get(index, 0) > 0:
+                    reason = common_pb2.FINISH_REASON_TOOL_CALLS
+                candidate.finish_reason = reason
+        elif key == "avgLogprobs":
+            if type(value) is float or (isinstance(value, int) and not isinstance(value, bool)):
+                candidate.avg_logprobs = float(value)
+        elif key == "safetyRatings":
+            if value:
+                candidate.safety_ratings.extend(_ratings(value))
+        elif key == "finishMessage":
+            if value:
+                candidate.finish_message = str(value)
+        elif key == "citationMetadata":
+            for c in (value or {}).get("citations") or []:
+                candidate.citations.add(
+                    start_index=as_int(c.get("startIndex")),
+                    end_index=as_int(c.get("endIndex")),
+                    uri=str(c.get("uri", "")),
+                    title=str(c.get("title", "")),
+                    license=str(c.get("license", "")),
+                )
+        elif key == "groundingMetadata" and isinstance(value, dict):
+            candidate.grounding.CopyFrom(_grounding(value))
     return candidate
 
 
@@ -636,19 +648,25 @@ def from_generate_content(payload: Any, *, model: str) -> chat_pb2.ChatResponse:
     if not isinstance(payload, dict):
         raise upstream_malformed("response: expected a JSON object")
     response_id = str(payload.get("responseId", ""))
-    reply = chat_pb2.ChatResponse(
-        id=response_id, model=model, model_version=str(payload.get("modelVersion", ""))
-    )
-    for i, c in enumerate(payload.get("candidates") or []):
-        if isinstance(c, dict):
-            candidate_from(c, i, response_id=response_id, into=reply.candidates.add())
-    meta = payload.get("usageMetadata")
-    if isinstance(meta, dict):
-        usage_from(meta, into=reply.usage)
-    if isinstance(payload.get("promptFeedback"), dict):
-        reply.prompt_feedback.CopyFrom(_prompt_feedback(payload["promptFeedback"]))
-    if "createTime" in payload:
-        set_timestamp(reply.create_time, payload["createTime"])
+    reply = chat_pb2.ChatResponse()
+    reply.id = response_id
+    reply.model = model
+    # The members present, read as they come: a reply carries few of those Vertex may send.
+    for key, value in payload.items():
+        if key == "candidates":
+            add = reply.candidates.add
+            for i, c in enumerate(value or ()):
+                if isinstance(c, dict):
+                    candidate_from(c, i, response_id=response_id, into=add())
+        elif key == "usageMetadata":
+            if isinstance(value, dict):
+                usage_from(value, into=reply.usage)
+        elif key == "modelVersion":
+            reply.model_version = str(value)
+        elif key == "createTime":
+            set_timestamp(reply.create_time, value)
+        elif key == "promptFeedback" and isinstance(value, dict):
+            reply.prompt_feedback.CopyFrom(_prompt_feedback(value))
     return reply
 
 

@@ -84,3 +84,16 @@ class ToolCallChecker:
                 problem = call_problem(part.tool_call, self._schemas)
                 if problem and index not in self._problems:
                     self._problems[index] = problem
+
+
+def check_reply(request: chat_pb2.ChatRequest, candidates: Any) -> None:
+    """`ToolCallChecker.check` on each candidate of a complete reply that holds a call; most
+    hold none, and then no checker is made."""
+    checker: ToolCallChecker | None = None
+    for candidate in candidates:
+        for part in candidate.message.parts:
+            if part.WhichOneof("kind") == "tool_call":
+                if checker is None:
+                    checker = ToolCallChecker(request)
+                checker.check(candidate)
+                break
