@@ -190,7 +190,8 @@ def unary(
                 await abort(context, err)
             finally:
                 metrics.rpc_done(method, code, time.perf_counter() - start)
-                tracing.rpc_status(span, code)
+                if span is not None:
+                    tracing.rpc_status(span, code)
                 if ACCESS_LOG["enabled"]:
                     _log_access(rpc, request, start, code)
 
