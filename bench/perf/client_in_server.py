@@ -5,7 +5,9 @@ with aiohttp and with the gateway's own transport (server/vertex/http1.py). A cl
 benchmark on its own (bench/http_client) misses what matters here: the event loop is shared
 with gRPC, whose poller thread and callbacks compete for the same core and the same GIL.
 
-Mode `gateway` is the gateway itself (one worker). Mode `least` is the ceiling for the gateway's Chat: a typed ChatService/Chat handler doing only
+Mode `raw` is the lower bound for a transport: an asyncio protocol on pooled keep-alive
+connections that writes a fixed request and reads the reply up to its Content-Length, with no
+timer, bound, header parsing or error handling. Mode `gateway` is the gateway itself (one worker). Mode `least` is the ceiling for the gateway's Chat: a typed ChatService/Chat handler doing only
 the wire work (the request's text turns to a generateContent body, one POST with the gateway's
 transport, the reply's text, finish reason and token counts back, and the request id and usage
 trailers), none of the gateway's checks, routing, retries, metrics or error handling.
@@ -18,6 +20,7 @@ trailers), none of the gateway's checks, routing, retries, metrics or error hand
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
@@ -26,6 +29,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import grpc
 import grpc.aio
@@ -37,7 +41,7 @@ from bench.perf.echo_server import run_on, serve_unary
 from bench.perf.load import grpc_frame
 from bench.perf.upstream import MODEL, start_upstream
 
-MODES = ("echo", "aiohttp", "http1", "least", "gateway")
+MODES = ("echo", "aiohttp", "http1", "raw", "least", "gateway")
 HEADERS = {"content-type": "application/json", "authorization": "Bearer bench"}
 
 
@@ -63,6 +67,8 @@ async def _serve(mode: str, port: int, upstream: str) -> None:
             return (await transport.post(upstream, HEADERS, b"{}", 30.0)).body
 
         post, close = post_http1, transport.close
+    elif mode == "raw":
+        post, close = _raw_post(upstream)
 
     if mode == "least":
         from server.vertex.http1 import Http1Transport
@@ -86,6 +92,58 @@ async def _serve(mode: str, port: int, upstream: str) -> None:
     await serve_unary(port, grpc.unary_unary_rpc_method_handler(handler))
     if close is not None:
         await close()
+
+
+class _RawReply(asyncio.Protocol):
+    """One keep-alive connection's reply, complete once Content-Length bytes of body arrived."""
+
+    def __init__(self) -> None:
+        self.transport: Any = None
+        self.buffer = b""
+        self.done: asyncio.Future[bytes] | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0 or self.done is None:
+            return
+        head = self.buffer[:end].lower()
+        start = head.find(b"content-length:")
+        length = int(head[start + 15 :].split(b"\r\n", 1)[0]) if start >= 0 else 0
+        if len(self.buffer) - end - 4 >= length:
+            self.done.set_result(self.buffer[end + 4 :])
+
+
+def _raw_post(
+    upstream: str,
+) -> tuple[Callable[[], Awaitable[bytes]], Callable[[], Awaitable[None]]]:
+    url = urlsplit(upstream)
+    head = (
+        f"POST {url.path} HTTP/1.1\r\nhost: {url.netloc}\r\ncontent-type: application/json\r\n"
+        "authorization: Bearer bench\r\ncontent-length: 2\r\n\r\n"
+    ).encode()
+    idle: list[_RawReply] = []
+
+    async def post() -> bytes:
+        loop = asyncio.get_running_loop()
+        if idle:
+            conn = idle.pop()
+        else:
+            _, conn = await loop.create_connection(_RawReply, url.hostname, url.port)
+        conn.buffer, conn.done = b"", loop.create_future()
+        conn.transport.writelines((head, b"{}"))
+        body = await conn.done
+        idle.append(conn)
+        return body
+
+    async def close() -> None:
+        for conn in idle:
+            conn.transport.close()
+
+    return post, close
 
 
 class _LeastChat:
