@@ -106,13 +106,6 @@ async def _serve_contract(port: int) -> None:
     )
 
 
-def _spawn(args: list[str], port: int, name: str) -> harness.Server:
-    env = {**os.environ, "PYTHONPATH": f"{harness.ROOT}:{harness.ROOT / 'clients' / 'python'}"}
-    process = subprocess.Popen([sys.executable, *args], cwd=harness.ROOT, env=env)
-    harness._wait_serving(port, 30, health=False)
-    return harness.Server(name, process, port, 0.0)
-
-
 _DSO_LINE = re.compile(r"^\s*([0-9.]+)%\s+(\S.*?)\s*$")
 # Binaries worth naming; the rest are summed as "other".
 _DSO_NAMES = {
@@ -211,17 +204,19 @@ def main(argv: list[str] | None = None) -> int:
                 for row in ("echo", "echo, uvloop", "contract echo", "echo + 1 POST", "gateway"):
                     port = harness.free_port()
                     if row == "echo":
-                        server = _spawn(["-m", "bench.perf.echo_server", str(port)], port, row)
+                        server = harness.spawn(
+                            ["-m", "bench.perf.echo_server", str(port)], port, row
+                        )
                     elif row == "echo, uvloop":
-                        server = _spawn(
+                        server = harness.spawn(
                             ["-m", "bench.perf.echo_server", str(port), "1", "uvloop"], port, row
                         )
                     elif row == "contract echo":
-                        server = _spawn(
+                        server = harness.spawn(
                             ["-m", "bench.perf.budget", "--serve-contract", str(port)], port, row
                         )
                     elif row == "echo + 1 POST":
-                        server = _spawn(
+                        server = harness.spawn(
                             ["-m", "bench.perf.client_in_server", "--serve", "http1", str(port),
                              url, "--loop", "uvloop"],
                             port, row,

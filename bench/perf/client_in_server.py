@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -202,19 +200,6 @@ class _LeastChat:
         return reply
 
 
-def _start(mode: str, url: str, loop: str) -> harness.Server:
-    """One of this module's servers, in a process of its own."""
-    port = harness.free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.perf.client_in_server", "--loop", loop, "--serve", mode,
-         str(port), url],
-        cwd=harness.ROOT,
-        env={**os.environ, "PYTHONPATH": f"{harness.ROOT}:{harness.ROOT / 'clients' / 'python'}"},
-    )  # fmt: skip
-    harness._wait_serving(port, 30, health=False)
-    return harness.Server(mode, process, port, 0.0)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison and print one line per run."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -242,7 +227,12 @@ def main(argv: list[str] | None = None) -> int:
                         key = json.dumps(harness.service_account(f"{upstream.base_url}/token"))
                         server = harness.start_gateway(upstream, 1, key)
                     else:
-                        server = _start(mode, url, args.loop)
+                        port = harness.free_port()
+                        server = harness.spawn(
+                            ["-m", "bench.perf.client_in_server", "--loop", args.loop,
+                             "--serve", mode, str(port), url],
+                            port, mode,
+                        )  # fmt: skip
                     try:
                         result, cpu, _ = harness.saturate(
                             server, f"http://127.0.0.1:{server.port}{harness.CHAT}", body, settings

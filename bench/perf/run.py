@@ -135,6 +135,14 @@ def _wait_serving(port: int, timeout: float, health: bool) -> None:
     raise RuntimeError(f"server on port {port} not serving after {timeout} s")
 
 
+def spawn(args: list[str], port: int, name: str) -> Server:
+    """`python *args` from the project root (a bench server listening on `port`), once serving."""
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'clients' / 'python'}"}
+    process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env)
+    _wait_serving(port, 30, health=False)
+    return Server(name, process, port, 0.0)
+
+
 def start_gateway(upstream: Upstream, workers: int, key_json: str) -> Server:
     """The gateway against the fake upstream, with a service account whose tokens it serves."""
     port = free_port()

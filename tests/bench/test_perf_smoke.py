@@ -12,16 +12,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_bench_smoke_runs_every_measurement(tmp_path: Path) -> None:
+def _run_module(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'clients' / 'python'}"}
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.perf.run", "--smoke", "--out", str(tmp_path)],
+    return subprocess.run(
+        [sys.executable, "-m", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_bench_smoke_runs_every_measurement(tmp_path: Path) -> None:
+    run = _run_module("bench.perf.run", "--smoke", "--out", str(tmp_path))
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     report = json.loads((tmp_path / "perf.json").read_text())
     names = [row["name"] for row in report["rows"]]
@@ -47,15 +51,7 @@ def test_bench_smoke_runs_every_measurement(tmp_path: Path) -> None:
 
 def test_budget_smoke_measures_every_row() -> None:
     """`make bench-budget` (per-thread CPU of the floor, the contract, one POST, the gateway)."""
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'clients' / 'python'}"}
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.perf.budget", "--reps", "1", "--seconds", "0.5"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = _run_module("bench.perf.budget", "--reps", "1", "--seconds", "0.5")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     rows = [line.split("|")[1].strip() for line in run.stdout.splitlines() if line.startswith("| ")]
     assert rows[2:] == ["echo", "echo, uvloop", "contract echo", "echo + 1 POST", "gateway x1"]
