@@ -72,6 +72,20 @@ def stored(storage: StorageEmulatorProcess) -> int:
         return len(json.loads(resp.read()).get("items") or [])
 
 
+async def _upload_batch_input(channel: grpc.aio.Channel, lines: bytes) -> file_pb2.File:
+    """Upload JSONL batch input through FileService in one chunk."""
+
+    async def upload() -> AsyncIterator[file_pb2.UploadFileRequest]:
+        yield file_pb2.UploadFileRequest(
+            metadata=file_pb2.UploadFileMetadata(
+                mime_type="application/jsonl", purpose=file_pb2.FILE_PURPOSE_BATCH_INPUT
+            )
+        )
+        yield file_pb2.UploadFileRequest(chunk=lines)
+
+    return await file_pb2_grpc.FileServiceStub(channel).UploadFile(upload())
+
+
 async def test_10000_chat_requests_with_failures(
     batches: batch_pb2_grpc.BatchServiceStub, admin: EmulatorAdmin
 ) -> None:
@@ -238,15 +252,7 @@ async def test_batch_from_an_uploaded_file(
         for i in range(50)
     )
 
-    async def upload() -> AsyncIterator[file_pb2.UploadFileRequest]:
-        yield file_pb2.UploadFileRequest(
-            metadata=file_pb2.UploadFileMetadata(
-                mime_type="application/jsonl", purpose=file_pb2.FILE_PURPOSE_BATCH_INPUT
-            )
-        )
-        yield file_pb2.UploadFileRequest(chunk=lines)
-
-    stored_file = await file_pb2_grpc.FileServiceStub(channel).UploadFile(upload())
+    stored_file = await _upload_batch_input(channel, lines)
     batch = await batches.CreateBatch(
         B.CreateBatchRequest(model="gemini-2.5-flash", input_file=stored_file.name)
     )
@@ -296,15 +302,7 @@ async def test_an_input_file_over_the_limit_is_refused_before_it_is_read(
                 for i in range(20)
             )  # fmt: skip
 
-            async def upload() -> AsyncIterator[file_pb2.UploadFileRequest]:
-                yield file_pb2.UploadFileRequest(
-                    metadata=file_pb2.UploadFileMetadata(
-                        mime_type="application/jsonl", purpose=file_pb2.FILE_PURPOSE_BATCH_INPUT
-                    )
-                )
-                yield file_pb2.UploadFileRequest(chunk=lines)
-
-            stored = await file_pb2_grpc.FileServiceStub(channel).UploadFile(upload())
+            stored = await _upload_batch_input(channel, lines)
             assert stored.size_bytes > 1000
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await batch_pb2_grpc.BatchServiceStub(channel).CreateBatch(

@@ -60,15 +60,7 @@ async def test_a_stream_probe_answered_with_a_caller_error_closes_the_circuit() 
     clock = Clock()
     breaker = CircuitBreaker(1, 10, clock)
     transport = ScriptedTransport([(503, ERROR_503), (400, ERROR_400), (200, OK)])
-    client = VertexClient(
-        transport,  # type: ignore[arg-type]
-        NoAuth(),
-        user_agent="t",
-        max_request_bytes=1 << 20,
-        max_event_bytes=1 << 20,
-        default_timeout=10,
-        breaker=breaker,
-    )
+    client = _client(transport, breaker)
     with pytest.raises(VertexError):
         await _drain(client)  # 503: the circuit opens
     with pytest.raises(VertexError) as refused:
@@ -79,6 +71,18 @@ async def test_a_stream_probe_answered_with_a_caller_error_closes_the_circuit() 
         await _drain(client)
     assert answered.value.http_status == 400
     await _drain(client)  # Vertex is up: the circuit closed, the next call is sent
+
+
+def _client(transport: Any, breaker: CircuitBreaker) -> VertexClient:
+    return VertexClient(
+        transport,
+        NoAuth(),
+        user_agent="t",
+        max_request_bytes=1 << 20,
+        max_event_bytes=1 << 20,
+        default_timeout=10,
+        breaker=breaker,
+    )
 
 
 def test_a_probe_that_ends_without_a_verdict_lets_the_next_call_probe() -> None:
@@ -112,15 +116,7 @@ async def test_a_probe_that_times_out_neither_closes_nor_locks_the_circuit(strea
     clock = Clock()
     breaker = CircuitBreaker(1, 10, clock)
     breaker.failure(URL.split("?")[0].rsplit(":", 1)[0])  # open
-    client = VertexClient(
-        TimingOut(),  # type: ignore[arg-type]
-        NoAuth(),
-        user_agent="t",
-        max_request_bytes=1 << 20,
-        max_event_bytes=1 << 20,
-        default_timeout=10,
-        breaker=breaker,
-    )
+    client = _client(TimingOut(), breaker)
     clock.now = 11
     for _ in range(3):  # each call after the cooldown is a new probe, never refused for good
         with pytest.raises(VertexError) as caught:
