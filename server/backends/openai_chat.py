@@ -30,7 +30,7 @@ class OpenAIChatBackend(VertexBackend):
             self._url(route), body, self._client.deadline(remaining)
         )
         reply = openai_chat.from_chat_completion(payload, model=route.name)
-        reply.served_by.CopyFrom(route.served_by())
+        reply.served_by.CopyFrom(route.served)
         return reply
 
     def stream_chat(
