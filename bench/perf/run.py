@@ -363,6 +363,7 @@ def _pct(values: list[float], q: float) -> float:
 def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report:
     """The whole run."""
     report = Report(s)
+    report.facts["python"] = f"{platform.python_version()} ({sys.executable})"
     upstream = start_upstream(work / "nginx", free_port(), free_port())
     key = service_account(f"{upstream.base_url}/token")
     key_json = json.dumps(key)
@@ -704,6 +705,8 @@ def render(report: Report) -> str:
         f" {f.get('gateway_chat_rps_x1', 0) / max(1.0, f.get('echo_uvloop_rps_x1', 0)):.2f}.",
         f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}); h2load shares"
         " the cores with the servers, so multi-worker figures are bounded by the load generator too.",
+        f"Python: {f.get('python', platform.python_version())} for the harness, the floor and the"
+        " gateway (`make bench` makes LiteLLM's venv from the same interpreter; see bench/README.md).",
     ]
     return "\n".join(lines)
 
