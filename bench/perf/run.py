@@ -360,10 +360,19 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+def _relative(path: Path) -> str:
+    """`path` from the repository root when it lies inside it (a committed table names no
+    machine's checkout)."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report:
     """The whole run."""
     report = Report(s)
-    report.facts["python"] = f"{platform.python_version()} ({sys.executable})"
+    report.facts["python"] = f"{platform.python_version()} ({_relative(Path(sys.executable))})"
     upstream = start_upstream(work / "nginx", free_port(), free_port())
     key = service_account(f"{upstream.base_url}/token")
     key_json = json.dumps(key)
