@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 STAMPS := .make-stamps
 export PYTHONPATH := $(CURDIR):$(CURDIR)/clients/python
 
-.PHONY: serve test lint typecheck protos check-protos buf-lint buf-breaking lock clean install install-dev bench bench-embeddings bench-budget bench-tools soak
+.PHONY: serve test lint typecheck protos check-protos buf-lint buf-breaking lock clean install install-dev bench bench-embeddings bench-budget bench-compare bench-tools soak
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,11 @@ bench-embeddings: install-dev
 ## Where a Chat call's CPU goes: the floor, the contract, one upstream POST, the gateway.
 bench-budget: install-dev $(STAMPS)/bench-python$(BENCH_TAG)
 	$(BENCH_PY) -m bench.perf.budget $(ARGS)
+
+## The gateway's Chat, source trees side by side in alternating rounds: TREES="HEAD~1 ." by default.
+TREES ?= HEAD~1 .
+bench-compare: install-dev $(STAMPS)/bench-python$(BENCH_TAG)
+	$(BENCH_PY) -m bench.perf.compare $(TREES) $(ARGS)
 
 ## Run the gateway (against the embedded emulator when no Google project is configured).
 serve: $(STAMPS)/runtime

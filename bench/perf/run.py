@@ -143,12 +143,13 @@ def spawn(args: list[str], port: int, name: str) -> Server:
     return Server(name, process, port, 0.0)
 
 
-def start_gateway(upstream: Upstream, workers: int, key_json: str) -> Server:
-    """The gateway against the fake upstream, with a service account whose tokens it serves."""
+def start_gateway(upstream: Upstream, workers: int, key_json: str, root: Path = ROOT) -> Server:
+    """The gateway against the fake upstream, with a service account whose tokens it serves
+    (the checkout at `root`: `bench.perf.compare` runs other source trees)."""
     port = free_port()
     env = {
         **os.environ,
-        "PYTHONPATH": f"{ROOT}:{ROOT / 'clients' / 'python'}",
+        "PYTHONPATH": f"{root}:{root / 'clients' / 'python'}",
         "VG_EMULATOR": "off",
         "VG_PROJECT": "bench",
         "VG_LOCATION": "us-central1",
@@ -168,7 +169,7 @@ def start_gateway(upstream: Upstream, workers: int, key_json: str) -> Server:
             str(workers),
         ],
         env=env,
-        cwd=ROOT,
+        cwd=root,
     )
     _wait_serving(port, 30, health=True)
     return Server(f"gateway x{workers}", process, port, time.monotonic() - started)

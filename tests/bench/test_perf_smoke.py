@@ -55,3 +55,20 @@ def test_budget_smoke_measures_every_row() -> None:
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     rows = [line.split("|")[1].strip() for line in run.stdout.splitlines() if line.startswith("| ")]
     assert rows[2:] == ["echo", "echo, uvloop", "contract echo", "echo + 1 POST", "gateway x1"]
+
+
+def test_compare_smoke_runs_a_revision_against_the_working_tree() -> None:
+    """`make bench-compare`: a git revision (exported) and a checkout, one short round each."""
+    run = _run_module(
+        "bench.perf.compare", "HEAD", ".", "--rounds", "1", "--seconds", "0.5", "--warmup", "0.2"
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    rows = [line.split("|")[1].strip() for line in run.stdout.splitlines() if line.startswith("| ")]
+    assert rows[2:] == ["HEAD", "."], run.stdout
+    assert "+0.0%" in run.stdout
+
+
+def test_compare_refuses_what_is_neither_a_checkout_nor_a_revision() -> None:
+    run = _run_module("bench.perf.compare", "no-such-revision-or-dir")
+    assert run.returncode != 0
+    assert "neither a checkout of the gateway nor a git revision" in run.stderr
