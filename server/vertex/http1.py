@@ -538,23 +538,27 @@ class Http1Transport:
         (its timer armed: the caller disarms it once done with the reply)."""
         if timeout is not None and timeout <= 0:
             raise timeout_error()
-        loop = asyncio.get_running_loop()
         origin = parse_url(url)
         head = self._head(method, url, origin, headers) + b"content-length: %d\r\n\r\n" % len(body)
-        deadline = None if timeout is None else loop.time() + timeout
+        # Monotonic time, not the loop's: on CPython 3.11 asking for the running loop is a
+        # getpid() system call, and a pooled connection already knows its loop.
+        deadline = None if timeout is None else time.monotonic() + timeout
         for _ in range(2):
             conn = self._take_idle(origin)
             if conn is None:
+                loop = asyncio.get_running_loop()
                 if deadline is None:
                     conn = await self._connect(origin, loop)
                 else:
                     try:
-                        async with asyncio.timeout_at(deadline):
+                        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                             conn = await self._connect(origin, loop)
                     except TimeoutError:
                         raise timeout_error() from None
             conn.arm(
-                self._idle_read_timeout if deadline is None else max(0.0, deadline - loop.time())
+                self._idle_read_timeout
+                if deadline is None
+                else max(0.0, deadline - time.monotonic())
             )
             ok = False
             try:
