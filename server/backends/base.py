@@ -14,7 +14,6 @@ from server.vertex.client import VertexClient
 from server.vertex.urls import VertexTarget, publisher_model_url
 
 Messages = Iterable[chat_pb2.StreamChatResponse]
-_URL_CACHE = 4096
 
 
 class VertexBackend:
@@ -26,9 +25,6 @@ class VertexBackend:
         # With several accounts (or a model with fallback locations) a publisher-model call
         # becomes a Failover over its placements; the pool is also the primary's target_for.
         self._pool = target_for if isinstance(target_for, AccountPool) else None
-        # Publisher-model URLs by (location, publisher, model, method, sse): a location's target
-        # is fixed once the gateway is built, and every call to a model needs the same URL.
-        self._urls: dict[tuple[str, str, str, str, bool], str] = {}
 
     def _target(self, route: Route) -> VertexTarget:
         return self._target_for(route.location)
@@ -42,15 +38,9 @@ class VertexBackend:
         model_id = model or spec.id
         pool = self._pool
         if pool is None or (not pool.pooled and not spec.fallback_locations):
-            key = (route.location, spec.publisher, model_id, method, sse)
-            url = self._urls.get(key)
-            if url is None:
-                url = publisher_model_url(
-                    self._target(route), spec.publisher, model_id, method, sse=sse
-                )
-                if len(self._urls) < _URL_CACHE:  # bounded: model ids may come from callers
-                    self._urls[key] = url
-            return url
+            return publisher_model_url(
+                self._target(route), spec.publisher, model_id, method, sse=sse
+            )
         placements = pool.placements(
             spec.key,
             route.locations,

@@ -80,10 +80,7 @@ def account(usage: common_pb2.Usage, price: Price | None) -> Account:
             + cached * cached_price
             + (usage.output_tokens + usage.reasoning_tokens) * price.output
         ) / 1_000_000
-    # tuple.__new__ directly: a NamedTuple's own constructor is a Python function, on every reply.
-    return tuple.__new__(
-        Account, (usage.input_tokens, usage.output_tokens, usage.reasoning_tokens, cached, cost)
-    )
+    return Account(usage.input_tokens, usage.output_tokens, usage.reasoning_tokens, cached, cost)
 
 
 def trailing_metadata(used: Account) -> tuple[tuple[str, str], ...]:

@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 import grpc.aio
 
-from server.callers import CURRENT as CURRENT_CALLER
+from server.callers import current_caller
 from server.decoding import Undecodable, rejects_undecodable, undecodable_error
 from server.errors import FieldViolation, GatewayError, status_code_by_name
 from server.observability import labels, metrics, request_ids, tracing
@@ -144,7 +144,7 @@ def _account(reply: Any) -> tuple[tuple[str, str], ...]:
     if usage is None:
         return ()
     model = labels.MODEL.get() or str(getattr(reply, "model", ""))
-    caller = CURRENT_CALLER.get()
+    caller = current_caller()
     who = caller.caller if caller is not None else "anonymous"
     used = account(usage, PRICES.get(model))
     metrics.usage(
