@@ -150,20 +150,30 @@ def _perf_shares(out: Path) -> list[tuple[str, float]]:
     return dso_shares(report)
 
 
+def saturate_chat(
+    server: harness.Server, body: bytes, s: harness.Settings
+) -> tuple[harness.LoadResult, float, float]:
+    """Saturate the server's Chat method: the load result, the process's CPU ms per request and
+    its main thread's (the thread a saturated gateway is bound by)."""
+    pid = server.process.pid
+    before = thread_cpu(pid)
+    result, cpu, _ = harness.saturate(
+        server, f"http://127.0.0.1:{server.port}{harness.CHAT}", body, s
+    )
+    after = thread_cpu(pid)
+    harness.check_bytes(result, 10, server.name)
+    served = result.succeeded * (s.duration + s.warmup) / s.duration
+    main = (after.get(pid, 0.0) - before.get(pid, 0.0)) * 1000 / max(1.0, served)
+    return result, cpu, main
+
+
 def _measure(
     server: harness.Server, body: bytes, s: harness.Settings, perf_dir: Path | None = None
 ) -> str:
     pid = server.process.pid
-    before = thread_cpu(pid)
     samples = None if perf_dir is None else perf_dir / f"{pid}.data"
     recorder = None if samples is None else _perf_record(pid, s.warmup + s.duration, samples)
-    result, cpu, _ = harness.saturate(
-        server, f"http://127.0.0.1:{server.port}{harness.CHAT}", body, s
-    )
-    harness.check_bytes(result, 10, server.name)
-    after = thread_cpu(pid)
-    served = result.succeeded * (s.duration + s.warmup) / s.duration
-    main = (after.get(pid, 0.0) - before.get(pid, 0.0)) * 1000 / max(1.0, served)
+    result, cpu, main = saturate_chat(server, body, s)
     row = f"| {server.name} | {result.rps:,.0f} | {cpu:.3f} | {main:.3f} |"
     if recorder is not None and samples is not None:
         recorder.wait()

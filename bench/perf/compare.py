@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.perf import run as harness
-from bench.perf.budget import thread_cpu
+from bench.perf.budget import saturate_chat
 from bench.perf.load import grpc_frame
 from bench.perf.upstream import Upstream, start_upstream
 
@@ -79,17 +79,9 @@ def measure(tree: Tree, upstream: Upstream, key: str, body: bytes, s: harness.Se
     """One round: the tree's gateway (one worker) saturated with Chat calls."""
     server = harness.start_gateway(upstream, 1, key, root=tree.path)
     try:
-        pid = server.process.pid
-        before = thread_cpu(pid)
-        result, cpu, _ = harness.saturate(
-            server, f"http://127.0.0.1:{server.port}{harness.CHAT}", body, s
-        )
-        after = thread_cpu(pid)
-        harness.check_bytes(result, 10, tree.label)
+        result, cpu, main = saturate_chat(server, body, s)
     finally:
         server.stop()
-    served = max(1.0, result.succeeded * (s.duration + s.warmup) / s.duration)
-    main = (after.get(pid, 0.0) - before.get(pid, 0.0)) * 1000 / served
     return Round(result.rps, cpu, main)
 
 
