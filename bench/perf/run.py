@@ -27,6 +27,7 @@ from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc, embedding_pb2
 
 from bench.perf import procstat
 from bench.perf.load import LoadResult, fixed_rate, grpc_frame, h2load
+from bench.perf.machine import parallel_efficiency
 from bench.perf.peer import LiteLLM, litellm_available, start_litellm
 from bench.perf.upstream import (
     EMBED_DIMS,
@@ -216,6 +217,8 @@ class Settings:
     # reported by its median round: on a shared 2-core machine one round of each can differ by
     # 10% from the next, and alternating spreads that drift over both alike.
     rounds: int = 1
+    # Seconds of CPU-bound work per process in the machine's parallel-efficiency probe.
+    cpu_probe_seconds: float = 1.0
 
 
 FULL = Settings(
@@ -237,6 +240,7 @@ SMOKE = Settings(
     stream_concurrency=20,
     ttfc_samples=10,
     rounds=2,
+    cpu_probe_seconds=0.05,
 )
 
 
@@ -374,6 +378,7 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
     """The whole run."""
     report = Report(s)
     report.facts["python"] = f"{platform.python_version()} ({_relative(Path(sys.executable))})"
+    report.facts["parallel_efficiency_start"] = parallel_efficiency(s.cpu_probe_seconds)
     upstream = start_upstream(work / "nginx", free_port(), free_port())
     key = service_account(f"{upstream.base_url}/token")
     key_json = json.dumps(key)
@@ -447,6 +452,7 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
             _litellm_rows(report, upstream, work, s)
     finally:
         upstream.stop()
+    report.facts["parallel_efficiency_end"] = parallel_efficiency(s.cpu_probe_seconds)
     _targets(report)
     return report
 
@@ -714,7 +720,11 @@ def render(report: Report) -> str:
         f"Chat unary x1 against the echo on uvloop (information, not a target):"
         f" {f.get('gateway_chat_rps_x1', 0) / max(1.0, f.get('echo_uvloop_rps_x1', 0)):.2f}.",
         f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}); h2load shares"
-        " the cores with the servers, so multi-worker figures are bounded by the load generator too.",
+        " the cores with the servers, so multi-worker figures are bounded by the load generator too."
+        f" Parallel efficiency (`bench/perf/machine.py`: CPU-bound work on every core at once"
+        f" against one alone) {f.get('parallel_efficiency_start', float('nan')):.2f} at the start"
+        f" and {f.get('parallel_efficiency_end', float('nan')):.2f} at the end; below 1 the cores"
+        " share the host with other guests, which slows the floor more than the gateway.",
         f"Python: {f.get('python', platform.python_version())} for the harness, the floor and the"
         " gateway (`make bench` makes LiteLLM's venv from the same interpreter; see bench/README.md).",
     ]

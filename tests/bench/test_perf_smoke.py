@@ -46,6 +46,8 @@ def test_bench_smoke_runs_every_measurement(tmp_path: Path) -> None:
     facts = report["facts"]
     assert facts["concurrent_streams_complete"] == facts["concurrent_streams"]
     assert {t["target"] for t in report["targets"]} >= {"start to SERVING", "idle RSS per worker"}
+    # The machine's state at both ends of the run (how much its cores are its own).
+    assert 0 < facts["parallel_efficiency_start"] < 2 and 0 < facts["parallel_efficiency_end"] < 2
     assert "| gateway Chat x1 |" in (tmp_path / "perf.md").read_text()
 
 
