@@ -4,7 +4,8 @@ A virtual machine's cores may share physical cores with other guests. When they 
 CPU-bound processes run slower each than one alone, and the benchmark's figures move: the
 floor (h2load, grpc's threads and the echo's loop keep both cores busy) drops more than the
 gateway (bound by its one event-loop thread). `make bench` records this figure at the start and
-at the end of its run so that a reader can tell a run on a crowded host from one on a quiet one.
+at the end of its run, and the CPU time the host took from the run (steal), so that a reader can
+tell a run on a crowded host from one on a quiet one.
 
     python -m bench.perf.machine
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 # A fixed amount of pure-Python work, timed inside the child so start-up is not counted.
 _CHILD = """
@@ -54,6 +56,20 @@ def parallel_efficiency(seconds: float = 0.5, cores: int | None = None) -> float
     alone = min(_timed(1, iterations) + _timed(1, iterations))
     together = _timed(cores, iterations)
     return alone / (sum(together) / len(together))
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """Clock ticks of all cores so far: (stolen, ran). Stolen is time the hypervisor ran
+    something else while this machine's cores had work; ran is user, system and interrupt time."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return steal, user + nice + system + irq + softirq
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Of the time the cores had work between two `cpu_ticks()`, the share the host took."""
+    stolen, ran = after[0] - before[0], after[1] - before[1]
+    return stolen / max(1, stolen + ran)
 
 
 if __name__ == "__main__":

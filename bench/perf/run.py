@@ -27,7 +27,7 @@ from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc, embedding_pb2
 
 from bench.perf import procstat
 from bench.perf.load import LoadResult, fixed_rate, grpc_frame, h2load
-from bench.perf.machine import parallel_efficiency
+from bench.perf.machine import cpu_ticks, parallel_efficiency, steal_share
 from bench.perf.peer import LiteLLM, litellm_available, start_litellm
 from bench.perf.upstream import (
     EMBED_DIMS,
@@ -379,6 +379,7 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
     report = Report(s)
     report.facts["python"] = f"{platform.python_version()} ({_relative(Path(sys.executable))})"
     report.facts["parallel_efficiency_start"] = parallel_efficiency(s.cpu_probe_seconds)
+    ticks = cpu_ticks()
     upstream = start_upstream(work / "nginx", free_port(), free_port())
     key = service_account(f"{upstream.base_url}/token")
     key_json = json.dumps(key)
@@ -452,6 +453,7 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
             _litellm_rows(report, upstream, work, s)
     finally:
         upstream.stop()
+    report.facts["steal_share"] = steal_share(ticks, cpu_ticks())
     report.facts["parallel_efficiency_end"] = parallel_efficiency(s.cpu_probe_seconds)
     _targets(report)
     return report
@@ -723,8 +725,10 @@ def render(report: Report) -> str:
         " the cores with the servers, so multi-worker figures are bounded by the load generator too."
         f" Parallel efficiency (`bench/perf/machine.py`: CPU-bound work on every core at once"
         f" against one alone) {f.get('parallel_efficiency_start', float('nan')):.2f} at the start"
-        f" and {f.get('parallel_efficiency_end', float('nan')):.2f} at the end; below 1 the cores"
-        " share the host with other guests, which slows the floor more than the gateway.",
+        f" and {f.get('parallel_efficiency_end', float('nan')):.2f} at the end; the host took"
+        f" {f.get('steal_share', float('nan')):.0%} of the cores' busy time (steal). Below 1, or"
+        " with steal, the cores share the host with other guests: that slows the floor more than"
+        " the gateway, and lengthens every latency tail.",
         f"Python: {f.get('python', platform.python_version())} for the harness, the floor and the"
         " gateway (`make bench` makes LiteLLM's venv from the same interpreter; see bench/README.md).",
     ]

@@ -48,6 +48,7 @@ def test_bench_smoke_runs_every_measurement(tmp_path: Path) -> None:
     assert {t["target"] for t in report["targets"]} >= {"start to SERVING", "idle RSS per worker"}
     # The machine's state at both ends of the run (how much its cores are its own).
     assert 0 < facts["parallel_efficiency_start"] < 2 and 0 < facts["parallel_efficiency_end"] < 2
+    assert 0 <= facts["steal_share"] < 1
     assert "| gateway Chat x1 |" in (tmp_path / "perf.md").read_text()
 
 
