@@ -723,7 +723,7 @@ def render(report: Report) -> str:
         f" {f.get('gateway_chat_rps_x1', 0) / max(1.0, f.get('echo_uvloop_rps_x1', 0)):.2f}.",
         f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}); h2load shares"
         " the cores with the servers, so multi-worker figures are bounded by the load generator too."
-        f" Parallel efficiency (`bench/perf/machine.py`: CPU-bound work on every core at once"
+        " Parallel efficiency (`bench/perf/machine.py`: CPU-bound work on every core at once"
         f" against one alone) {f.get('parallel_efficiency_start', float('nan')):.2f} at the start"
         f" and {f.get('parallel_efficiency_end', float('nan')):.2f} at the end; the host took"
         f" {f.get('steal_share', float('nan')):.0%} of the cores' busy time (steal). Below 1, or"
