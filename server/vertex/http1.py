@@ -8,6 +8,8 @@ the gateway needs, on the same C parser family aiohttp uses (llhttp, via httptoo
 
 * keep-alive connections pooled per origin (last used first), a bound on requests in flight,
   idle connections dropped after `idle_seconds`;
+* host names looked up once per `dns_ttl_seconds` for new connections, each address tried in
+  turn (`dns.py`);
 * Content-Length and chunked replies, gzip/deflate bodies decoded;
 * one deadline per request covering connect, send and the whole reply; without a deadline an
   idle-read limit between body chunks instead;
@@ -34,6 +36,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from .dns import DEFAULT_TTL_SECONDS, Resolver
 from .errors import VertexError
 from .http import (
     HttpResponse,
@@ -451,11 +454,13 @@ class Http1Transport:
         idle_read_timeout: float = 600.0,
         idle_seconds: float = 50.0,
         ssl_context: ssl.SSLContext | None = None,
+        dns_ttl_seconds: float = DEFAULT_TTL_SECONDS,
     ) -> None:
         self._connect_timeout = connect_timeout
         self._idle_read_timeout = idle_read_timeout
         self._idle_seconds = idle_seconds
         self._ssl = ssl_context
+        self._resolver = Resolver(dns_ttl_seconds)
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._in_flight = _Slots(max_connections)
         self._all: set[_Connection] = set()
@@ -485,13 +490,7 @@ class Http1Transport:
         tls = self._ssl_context() if origin.scheme == "https" else None
         try:
             async with asyncio.timeout(self._connect_timeout):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(loop),
-                    origin.host,
-                    origin.port,
-                    ssl=tls,
-                    server_hostname=origin.host if tls else None,
-                )
+                conn = await self._connect_any(origin, tls, loop)
         except TimeoutError:
             raise VertexError(
                 "UNAVAILABLE",
@@ -502,6 +501,29 @@ class Http1Transport:
             raise connection_error(exc) from None
         self._all.add(conn)
         return conn
+
+    async def _connect_any(
+        self, origin: Origin, tls: ssl.SSLContext | None, loop: asyncio.AbstractEventLoop
+    ) -> _Connection:
+        """A connection to the first of the origin's addresses that accepts one (TLS names the
+        host, not the address)."""
+        addresses = await self._resolver.addresses(origin.host, origin.port, loop)
+        for i, address in enumerate(addresses):
+            try:
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(loop),
+                    address,
+                    origin.port,
+                    ssl=tls,
+                    server_hostname=origin.host if tls else None,
+                )
+            except OSError:
+                if i + 1 < len(addresses):
+                    continue
+                self._resolver.forget(origin.host, origin.port)  # look again next time
+                raise
+            return conn
+        raise AssertionError("a lookup answers at least one address")
 
     def _release(self, origin: Origin, conn: _Connection) -> None:
         if conn.finished_cleanly() and not self._closing:
