@@ -75,3 +75,11 @@ def test_compare_refuses_what_is_neither_a_checkout_nor_a_revision() -> None:
     run = _run_module("bench.perf.compare", "no-such-revision-or-dir")
     assert run.returncode != 0
     assert "neither a checkout of the gateway nor a git revision" in run.stderr
+
+
+def test_new_connection_bench_runs_on_the_working_tree() -> None:
+    """`bench.http_client.new_connections`: requests on new connections to a named host."""
+    run = _run_module("bench.http_client.new_connections", "--rounds", "1", "--requests", "20")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    row = run.stdout.strip().splitlines()[-1]
+    assert row.startswith("| . |"), run.stdout
