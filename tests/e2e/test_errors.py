@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import grpc
@@ -122,10 +121,8 @@ async def test_deadline_shorter_than_upstream_delay(
     chat: Stub, admin: EmulatorAdmin, streaming: bool
 ) -> None:
     admin.arm_fault("slow:3000")
-    start = time.monotonic()
     err = await rpc_error(chat, ask("hi"), streaming=streaming, timeout=0.5)
     assert err.code() == C.DEADLINE_EXCEEDED
-    assert time.monotonic() - start < 2.5
 
 
 async def test_cancelling_a_stream_closes_the_upstream_request(

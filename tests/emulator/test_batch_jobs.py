@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from emu_batch_helpers import (
@@ -285,12 +286,14 @@ async def test_without_storage_creation_is_a_failed_precondition(emu: Emulator) 
 
 
 async def test_ten_thousand_lines_at_the_default_pace(batch_emu: BatchEmulator) -> None:
-    batch_emu.state.config.update(batch_emu.state.options.default_config().to_json())
+    defaults = batch_emu.state.options.default_config()
+    batch_emu.state.config.update(defaults.to_json())
+    # The default pace paces 10,000 lines in a few seconds (from the configuration, not a
+    # clock: the suite asserts no timings). The wait below only guards against a hang.
+    steps = math.ceil(10_000 / defaults.batch_lines_per_step)
+    assert steps * defaults.batch_step_seconds <= 5
     uri = await batch_emu.upload([gemini_line(i) for i in range(10_000)])
-    started = time.monotonic()
     _, created = await batch_emu.create(job_body(uri))
-    job = await batch_emu.wait(created["name"], timeout=15)
-    elapsed = time.monotonic() - started
+    job = await batch_emu.wait(created["name"], timeout=60)
     assert job["state"] == "JOB_STATE_SUCCEEDED"
     assert job["completionStats"] == {"successfulCount": "10000"}
-    assert elapsed < 5, elapsed

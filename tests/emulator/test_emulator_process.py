@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -218,9 +217,9 @@ def test_anonymous_and_lenient_flags() -> None:
 
 
 def test_process_start_fails_cleanly_on_bad_arguments() -> None:
-    emu = EmulatorProcess(["--port-file-ignored"], startup_timeout=5)
-    started = time.monotonic()
+    # "exited during start-up", not the start-up timeout: the failure is noticed when the
+    # process exits, without waiting out the timeout (which would say so instead).
+    emu = EmulatorProcess(["--port-file-ignored"], startup_timeout=60)
     with pytest.raises(RuntimeError, match="exited during start-up"):
         emu.start()
-    assert time.monotonic() - started < 5
     assert emu.returncode is None
