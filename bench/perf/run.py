@@ -26,6 +26,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from vertex_gateway.v1 import chat_pb2, chat_pb2_grpc, embedding_pb2
 
 from bench.perf import procstat
+from bench.perf.first_chunk import (
+    H2Probe,
+    alternate,
+    grpc_message_complete,
+    sse_event_complete,
+)
 from bench.perf.load import LoadResult, fixed_rate, grpc_frame, h2load
 from bench.perf.machine import cpu_ticks, parallel_efficiency, steal_share
 from bench.perf.peer import LiteLLM, litellm_available, start_litellm
@@ -43,6 +49,8 @@ RESULTS = ROOT / "bench" / "results"
 CHAT = "/vertex_gateway.v1.ChatService/Chat"
 EMBED = "/vertex_gateway.v1.EmbeddingService/Embed"
 STREAM = "/vertex_gateway.v1.ChatService/StreamChat"
+MODEL_PATH = f"/v1/projects/bench/locations/us-central1/publishers/google/models/{MODEL}"
+STREAM_PATH = f"{MODEL_PATH}:streamGenerateContent?alt=sse"
 
 
 def free_port() -> int:
@@ -332,7 +340,8 @@ async def _streams_in_order(port: int, count: int) -> tuple[int, int]:
     return sum(1 for r in results if r == STREAM_CHUNKS), sum(results)
 
 
-async def _ttfc_gateway(port: int, samples: int) -> list[float]:
+async def _ttfc_grpcio(port: int, samples: int) -> list[float]:
+    """First chunks through the gateway read with Python's grpc.aio client (information)."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = chat_pb2_grpc.ChatServiceStub(channel)
         request = chat_pb2.ChatRequest.FromString(chat_request())
@@ -346,18 +355,39 @@ async def _ttfc_gateway(port: int, samples: int) -> list[float]:
         return out
 
 
-async def _ttfc_direct(upstream: Upstream, samples: int) -> list[float]:
-    import aiohttp
+async def _ttfc(port: int, upstream: Upstream, samples: int) -> tuple[list[float], list[float]]:
+    """First chunks through the gateway and straight from the upstream, by one HTTP/2 client,
+    the two alternating (see first_chunk.py)."""
+    through = await H2Probe.connect("127.0.0.1", port)
+    straight = await H2Probe.connect("127.0.0.1", upstream.h2_port)
+    try:
+        return await alternate(
+            (
+                through,
+                [*_h2_head(STREAM, port), ("content-type", "application/grpc"), ("te", "trailers")],
+                grpc_frame(chat_request()),
+                grpc_message_complete(b"chunk 000"),
+            ),
+            (
+                straight,
+                [*_h2_head(STREAM_PATH, upstream.h2_port), ("content-type", "application/json")],
+                b"{}",
+                sse_event_complete(b"chunk 000"),
+            ),
+            samples,
+        )
+    finally:
+        await through.close()
+        await straight.close()
 
-    url = f"{upstream.base_url}/v1/projects/bench/locations/us-central1/publishers/google/models/{MODEL}:streamGenerateContent?alt=sse"
-    out = []
-    async with aiohttp.ClientSession() as session:
-        for _ in range(samples):
-            started = time.perf_counter()
-            async with session.post(url, data=b"{}") as resp:
-                await resp.content.readline()
-                out.append((time.perf_counter() - started) * 1000)
-    return out
+
+def _h2_head(path: str, port: int) -> list[tuple[str, str]]:
+    return [
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":path", path),
+        (":authority", f"127.0.0.1:{port}"),
+    ]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -385,7 +415,7 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
     key_json = json.dumps(key)
     (work / "sa.json").write_text(key_json)
     body = grpc_frame(chat_request())
-    direct_url = f"http://127.0.0.1:{upstream.h2_port}/v1/projects/bench/locations/us-central1/publishers/google/models/{MODEL}:generateContent"
+    direct_url = f"http://127.0.0.1:{upstream.h2_port}{MODEL_PATH}:generateContent"
     try:
         # The upstream alone.
         direct, _, _ = saturate(None, direct_url, b"{}", s, grpc_=False)
@@ -491,25 +521,35 @@ def _single_worker_extras(
     saturation: float,
     s: Settings,
 ) -> None:
-    # Latency at a fixed moderate rate: 25% of this run's saturation, gateway and upstream alike.
+    # Latency at a fixed moderate rate: 25% of this run's saturation, gateway and upstream alike,
+    # in alternating rounds whose requests are pooled, so that a slow spell of the host falls on
+    # both sides alike.
     rate = max(10.0, saturation * 0.25)
-    script = fixed_rate(rate, s.latency_seconds)
-    gw = h2load(
-        f"http://127.0.0.1:{gateway.port}{CHAT}",
-        body=body,
-        grpc=True,
-        clients=1,
-        streams=256,
-        timing_script=script,
-    )
-    up = h2load(direct_url, body=b"{}", clients=1, streams=256, timing_script=script)
+    script = fixed_rate(rate, s.latency_seconds / s.rounds)
+    through: list[float] = []
+    straight: list[float] = []
+    for _ in range(s.rounds):
+        gw = h2load(
+            f"http://127.0.0.1:{gateway.port}{CHAT}",
+            body=body,
+            grpc=True,
+            clients=1,
+            streams=256,
+            timing_script=script,
+        )
+        check_bytes(gw, 60, "gateway Chat at a fixed rate")
+        through += gw.latencies_ms
+        up = h2load(direct_url, body=b"{}", clients=1, streams=256, timing_script=script)
+        straight += up.latencies_ms
+    gw_p99, up_p99 = _pct(through, 99), _pct(straight, 99)
     report.facts.update(
         latency_rate_rps=rate,
-        gateway_p50_ms=gw.percentile(50),
-        gateway_p99_ms=gw.percentile(99),
-        direct_p50_ms=up.percentile(50),
-        direct_p99_ms=up.percentile(99),
-        added_p99_ms=gw.percentile(99) - up.percentile(99),
+        latency_rounds=s.rounds,
+        gateway_p50_ms=_pct(through, 50),
+        gateway_p99_ms=gw_p99,
+        direct_p50_ms=_pct(straight, 50),
+        direct_p99_ms=up_p99,
+        added_p99_ms=gw_p99 - up_p99,
     )
     # StreamChat throughput (100 chunks per stream).
     result, cpu, rss = saturate(
@@ -552,13 +592,16 @@ def _single_worker_extras(
         concurrent_chunks=chunks,
         concurrent_peak_rss_mb=procstat.peak_rss_mb(gateway.pids()),
     )
-    # Time to first chunk, one stream at a time, gateway and upstream.
-    gw_ttfc = asyncio.run(_ttfc_gateway(gateway.port, s.ttfc_samples))
-    up_ttfc = asyncio.run(_ttfc_direct(upstream, s.ttfc_samples))
+    # Time to first chunk, one stream at a time, gateway and upstream alternating, one client.
+    gw_ttfc, up_ttfc = asyncio.run(_ttfc(gateway.port, upstream, s.ttfc_samples))
+    grpcio_ttfc = asyncio.run(_ttfc_grpcio(gateway.port, s.ttfc_samples))
     report.facts.update(
+        ttfc_gateway_p50_ms=_pct(gw_ttfc, 50),
         ttfc_gateway_p99_ms=_pct(gw_ttfc, 99),
+        ttfc_direct_p50_ms=_pct(up_ttfc, 50),
         ttfc_direct_p99_ms=_pct(up_ttfc, 99),
         ttfc_added_p99_ms=_pct(gw_ttfc, 99) - _pct(up_ttfc, 99),
+        ttfc_gateway_grpcio_client_p99_ms=_pct(grpcio_ttfc, 99),
     )
 
 
@@ -713,11 +756,16 @@ def render(report: Report) -> str:
     f = report.facts
     lines += [
         "",
-        f"Latency at a fixed {f.get('latency_rate_rps', 0):.0f} req/s (25% of the gateway's saturation), p50/p99 ms:"
+        f"Latency at a fixed {f.get('latency_rate_rps', 0):.0f} req/s (25% of the gateway's saturation;"
+        f" {f.get('latency_rounds', 1)} alternating rounds, requests pooled), p50/p99 ms:"
         f" gateway {f.get('gateway_p50_ms', 0):.2f}/{f.get('gateway_p99_ms', 0):.2f},"
         f" upstream direct {f.get('direct_p50_ms', 0):.2f}/{f.get('direct_p99_ms', 0):.2f}.",
-        f"Time to first chunk p99 ms: gateway {f.get('ttfc_gateway_p99_ms', 0):.2f}, upstream direct"
-        f" {f.get('ttfc_direct_p99_ms', 0):.2f}. Start to SERVING {f.get('start_to_serving_s', 0):.2f} s;"
+        f"Time to first chunk p50/p99 ms, one HTTP/2 client for both (`bench/perf/first_chunk.py`):"
+        f" gateway {f.get('ttfc_gateway_p50_ms', 0):.2f}/{f.get('ttfc_gateway_p99_ms', 0):.2f},"
+        f" upstream direct {f.get('ttfc_direct_p50_ms', 0):.2f}/{f.get('ttfc_direct_p99_ms', 0):.2f};"
+        f" through the gateway with Python's grpc.aio client (information: its own thread"
+        f" hand-offs included) p99 {f.get('ttfc_gateway_grpcio_client_p99_ms', 0):.2f}."
+        f" Start to SERVING {f.get('start_to_serving_s', 0):.2f} s;"
         f" idle RSS {f.get('idle_rss_mb', 0):.0f} MB.",
         f"Chat unary x1 against the echo on uvloop (information, not a target):"
         f" {f.get('gateway_chat_rps_x1', 0) / max(1.0, f.get('echo_uvloop_rps_x1', 0)):.2f}.",

@@ -49,6 +49,10 @@ def test_bench_smoke_runs_every_measurement(tmp_path: Path) -> None:
     # The machine's state at both ends of the run (how much its cores are its own).
     assert 0 < facts["parallel_efficiency_start"] < 2 and 0 < facts["parallel_efficiency_end"] < 2
     assert 0 <= facts["steal_share"] < 1
+    # Both sides of the added-latency figures were measured, by one client each time.
+    assert facts["latency_rounds"] == 2
+    for name in ("ttfc_gateway_p99_ms", "ttfc_direct_p99_ms", "ttfc_gateway_grpcio_client_p99_ms"):
+        assert facts[name] > 0, name
     assert "| gateway Chat x1 |" in (tmp_path / "perf.md").read_text()
 
 
