@@ -404,9 +404,30 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+def compile_bytecode(root: Path = ROOT) -> None:
+    """Compile the gateway's bytecode, as its image does (deploy/Dockerfile): start to SERVING
+    is then the image's, whether or not this shell lets Python write bytecode on import
+    (PYTHONDONTWRITEBYTECODE, set in the image itself, made every start here compile the
+    sources: 0.6-1.6 s against 0.5)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            "server",
+            "emulator",
+            "clients/python/vertex_gateway",
+        ],
+        cwd=root,
+        check=True,
+    )
+
+
 def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report:
     """The whole run."""
     report = Report(s)
+    compile_bytecode()
     report.facts["python"] = f"{platform.python_version()} ({_relative(Path(sys.executable))})"
     report.facts["parallel_efficiency_start"] = parallel_efficiency(s.cpu_probe_seconds)
     ticks = cpu_ticks()
