@@ -377,7 +377,7 @@ class VertexClient:
                             decoder = SseDecoder(self._max_event_bytes)
                             try:
                                 async for chunk in resp.chunks():
-                                    for event in decoder.feed(chunk):
+                                    for event in decoder.events(chunk):
                                         if event.data != _DONE:
                                             started = True
                                             yield _decode_event(event.data)

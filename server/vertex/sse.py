@@ -8,6 +8,7 @@ cannot exhaust memory.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -38,16 +39,34 @@ class SseDecoder:
         # Bytes at the head of _buf already searched for a line end: a long line arriving in
         # many chunks is scanned once, not once per chunk.
         self._scanned = 0
+        # Bytes at the head of _buf whose lines were consumed (dropped on the next call).
+        self._consumed = 0
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
         """Consume a chunk of the body; return the events it completed."""
-        events: list[SseEvent] = []
-        buf = self._buf
-        buf += chunk
-        start = 0
+        return list(self.events(chunk))
+
+    def events(self, chunk: bytes) -> Iterator[SseEvent]:
+        """Consume a chunk of the body; yield each event it completes as soon as it is found.
+
+        Lazily, because a read may hold many events (a burst, or a whole short stream): the
+        first goes on before the rest are parsed. An iterator left unfinished (or never
+        started) loses nothing: the next call carries on from the first line it did not reach.
+        It must not be resumed after that call."""
+        buf = self._compact()
+        buf += chunk  # now, not when the iteration starts
+        return self._parse(buf)
+
+    def _parse(self, buf: bytearray) -> Iterator[SseEvent]:
         n = len(buf)
+        start = 0
         scan_from = self._scanned
         self._scanned = 0
+        # Bytes at the head of _buf whose lines were consumed (dropped on the next call).
+        self._consumed = 0
+        # The next CR at or after the scan position; -1 when there is none to the end, so a
+        # body without CRs (Vertex sends LF) is searched for one once per chunk, not per line.
+        cr = -2
         while start < n:
             if self._skip_lf:
                 self._skip_lf = False
@@ -55,7 +74,8 @@ class SseDecoder:
                     start += 1
                     continue
             at = max(start, scan_from)
-            cr = buf.find(b"\r", at)
+            if -1 != cr < at:
+                cr = buf.find(b"\r", at)
             lf = buf.find(b"\n", at)
             if cr == -1 and lf == -1:
                 self._scanned = n - start
@@ -72,18 +92,26 @@ class SseDecoder:
                 start = end + 1
             event = self._line(line)
             if event is not None:
-                events.append(event)
-        del buf[:start]
-        if len(buf) + self._size > self._max:
+                self._consumed = start
+                yield event
+        self._consumed = start
+        if n - start + self._size > self._max:
             raise SseTooLarge(f"stream event exceeds {self._max} bytes")
-        return events
+
+    def _compact(self) -> bytearray:
+        """The buffer without the lines already consumed."""
+        if self._consumed:
+            del self._buf[: self._consumed]
+            self._consumed = 0
+        return self._buf
 
     def close(self) -> list[SseEvent]:
         """Flush at end of body: a final event without a trailing blank line still counts."""
         events: list[SseEvent] = []
-        if self._buf:
-            line = bytes(self._buf)
-            self._buf.clear()
+        buf = self._compact()
+        if buf:
+            line = bytes(buf)
+            buf.clear()
             event = self._line(line)
             if event is not None:
                 events.append(event)
@@ -98,6 +126,10 @@ class SseDecoder:
         self._size += len(raw_line)
         if self._size > self._max:
             raise SseTooLarge(f"stream event exceeds {self._max} bytes")
+        if raw_line.startswith(b"data:"):  # nearly every line of a Vertex stream
+            at = 6 if raw_line[5:6] == b" " else 5
+            self._data.append(str(memoryview(raw_line)[at:], "utf-8", "replace"))
+            return None
         colon = raw_line.find(b":")
         if colon == 0:
             return None  # comment / keep-alive

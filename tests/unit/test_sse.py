@@ -46,3 +46,23 @@ def test_oversized_event_is_refused() -> None:
     with pytest.raises(SseTooLarge):
         for _ in range(10):
             decoder.feed(b"data: " + b"y" * 20 + b"\n")
+
+
+def test_the_first_event_comes_before_the_rest_is_read() -> None:
+    decoder = SseDecoder(max_event_bytes=100)
+    events = decoder.events(b"data: first\n\ndata: " + b"x" * 200 + b"\n\n")
+    assert next(events).data == "first"  # found before the oversized event after it
+    with pytest.raises(SseTooLarge):
+        next(events)
+
+
+def test_an_iterator_left_unfinished_loses_nothing() -> None:
+    body = b"".join(b"data: %d\r\n\r\n: ping\ndata: x\ndata: %d\n\n" % (i, i) for i in range(20))
+    expected = decode([body])
+    for split in range(0, len(body), 7):
+        for taken in range(3):  # a consumer that takes `taken` events, then leaves the iterator
+            decoder = SseDecoder(max_event_bytes=1024)
+            first = decoder.events(body[:split])
+            got = [event for _, event in zip(range(taken), first, strict=False)]
+            got += decoder.feed(body[split:]) + decoder.close()
+            assert [(e.data, e.raw) for e in got] == expected, (split, taken)
