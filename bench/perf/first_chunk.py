@@ -67,6 +67,20 @@ def header_block(headers: list[tuple[str, str]]) -> bytes:
     return bytes(out)
 
 
+def post_head(path: str, port: int, content_type: str) -> list[tuple[str, str]]:
+    """The headers of a POST to `path` on 127.0.0.1:`port` (with `te: trailers` for gRPC)."""
+    head = [
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":path", path),
+        (":authority", f"127.0.0.1:{port}"),
+        ("content-type", content_type),
+    ]
+    if content_type == "application/grpc":
+        head.append(("te", "trailers"))
+    return head
+
+
 class H2Probe:
     """One h2c connection (prior knowledge) that times streams to their first chunk."""
 

@@ -30,6 +30,7 @@ from bench.perf.first_chunk import (
     H2Probe,
     alternate,
     grpc_message_complete,
+    post_head,
     sse_event_complete,
 )
 from bench.perf.load import LoadResult, fixed_rate, grpc_frame, h2load
@@ -364,13 +365,13 @@ async def _ttfc(port: int, upstream: Upstream, samples: int) -> tuple[list[float
         return await alternate(
             (
                 through,
-                [*_h2_head(STREAM, port), ("content-type", "application/grpc"), ("te", "trailers")],
+                post_head(STREAM, port, "application/grpc"),
                 grpc_frame(chat_request()),
                 grpc_message_complete(b"chunk 000"),
             ),
             (
                 straight,
-                [*_h2_head(STREAM_PATH, upstream.h2_port), ("content-type", "application/json")],
+                post_head(STREAM_PATH, upstream.h2_port, "application/json"),
                 b"{}",
                 sse_event_complete(b"chunk 000"),
             ),
@@ -379,15 +380,6 @@ async def _ttfc(port: int, upstream: Upstream, samples: int) -> tuple[list[float
     finally:
         await through.close()
         await straight.close()
-
-
-def _h2_head(path: str, port: int) -> list[tuple[str, str]]:
-    return [
-        (":method", "POST"),
-        (":scheme", "http"),
-        (":path", path),
-        (":authority", f"127.0.0.1:{port}"),
-    ]
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -16,6 +16,7 @@ from bench.perf.first_chunk import (
     alternate,
     grpc_message_complete,
     header_block,
+    post_head,
     sse_event_complete,
 )
 from bench.perf.load import grpc_frame
@@ -61,17 +62,6 @@ def _handler() -> grpc.GenericRpcHandler:  # type: ignore[type-arg]
     )
 
 
-def _head(path: str, port: int) -> list[tuple[str, str]]:
-    return [
-        (":method", "POST"),
-        (":scheme", "http"),
-        (":path", path),
-        (":authority", f"127.0.0.1:{port}"),
-        ("content-type", "application/grpc"),
-        ("te", "trailers"),
-    ]
-
-
 async def test_probe_times_first_chunks_and_fails_on_an_error() -> None:
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((_handler(),))
@@ -80,7 +70,7 @@ async def test_probe_times_first_chunks_and_fails_on_an_error() -> None:
     try:
         a = await H2Probe.connect("127.0.0.1", port)
         b = await H2Probe.connect("127.0.0.1", port)
-        head = _head("/probe.Test/Stream", port)
+        head = post_head("/probe.Test/Stream", port, "application/grpc")
         through, straight = await alternate(
             (a, head, grpc_frame(b"hi"), grpc_message_complete(b"chunk 000 hi")),
             (b, head, grpc_frame(b"ho"), grpc_message_complete(b"chunk 000 ho")),
@@ -91,7 +81,9 @@ async def test_probe_times_first_chunks_and_fails_on_an_error() -> None:
         # An unknown method ends in trailers only: no chunk, and the probe says so.
         with pytest.raises(RuntimeError, match="without a complete first chunk"):
             await a.first_chunk(
-                _head("/probe.Test/Nothing", port), grpc_frame(b""), grpc_message_complete(b"x")
+                post_head("/probe.Test/Nothing", port, "application/grpc"),
+                grpc_frame(b""),
+                grpc_message_complete(b"x"),
             )
         # The connection stays usable after cancelled and failed streams.
         assert await a.first_chunk(head, grpc_frame(b""), grpc_message_complete(b"chunk 000")) > 0
