@@ -198,6 +198,24 @@ def start_echo(workers: int, loop: str = "asyncio") -> Server:
     return Server(f"echo x{workers}", process, port, time.monotonic() - started)
 
 
+# Information beside the target: the ceiling for a Python Chat handler that makes the upstream
+# call, so each run shows how much of the floor is left to the gateway's own features.
+LEAST_ROW = "least Chat handler x1 (information)"
+LEAST_NOTE = (
+    "; the wire work alone (`client_in_server` mode `least`, uvloop): the turns to a"
+    " generateContent body, one POST with the gateway's transport, text, finish reason, counts"
+    " and six trailers back; no checks, routing, retries, metrics or error handling"
+)
+
+
+def start_least(upstream: Upstream) -> Server:
+    """The `least` Chat handler (bench/perf/client_in_server.py) against the fake upstream."""
+    port = free_port()
+    url = f"{upstream.base_url}{MODEL_PATH}:generateContent"
+    args = ["-m", "bench.perf.client_in_server", "--loop", "uvloop", "--serve", "least"]
+    return spawn([*args, str(port), url], port, "least x1")
+
+
 @dataclass
 class Row:
     """One line of the table."""
@@ -447,12 +465,15 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
         for n in counts:
             echo = start_echo(n)
             gateway = start_gateway(upstream, n, key_json)
+            least = start_least(upstream) if n == 1 else None
             try:
                 time.sleep(0.3)
                 if n == 1:
                     report.facts["start_to_serving_s"] = gateway.start_seconds
                     report.facts["idle_rss_mb"] = procstat.rss_mb(gateway.pids())
-                floor_runs, chat_runs = [], []
+                floor_runs: list[Run] = []
+                chat_runs: list[Run] = []
+                least_runs: list[Run] = []
                 for _ in range(s.rounds if n == 1 else 1):
                     floor_runs.append(
                         saturate(echo, f"http://127.0.0.1:{echo.port}{CHAT}", body, s)
@@ -462,10 +483,18 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
                         saturate(gateway, f"http://127.0.0.1:{gateway.port}{CHAT}", body, s)
                     )
                     check_bytes(chat_runs[-1][0], 60, "gateway Chat")
-                for name, runs, fact in (
-                    (f"floor: grpcio echo x{n}", floor_runs, f"echo_rps_x{n}"),
-                    (f"gateway Chat x{n}", chat_runs, f"gateway_chat_rps_x{n}"),
-                ):
+                    if least is not None:
+                        least_runs.append(
+                            saturate(least, f"http://127.0.0.1:{least.port}{CHAT}", body, s)
+                        )
+                        check_bytes(least_runs[-1][0], 60, "least Chat handler")
+                measured = [
+                    (f"floor: grpcio echo x{n}", floor_runs, f"echo_rps_x{n}", ""),
+                    (f"gateway Chat x{n}", chat_runs, f"gateway_chat_rps_x{n}", ""),
+                ]
+                if least_runs:
+                    measured.append((LEAST_ROW, least_runs, "least_chat_rps_x1", LEAST_NOTE))
+                for name, runs, fact, about in measured:
                     result, cpu, rss = median_run(runs)
                     report.rows.append(
                         Row(
@@ -475,7 +504,7 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
                             result.percentile(99),
                             cpu,
                             rss,
-                            note=rounds_note(runs),
+                            note=rounds_note(runs) + about,
                         )
                     )
                     report.facts[fact] = result.rps
@@ -488,6 +517,8 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
             finally:
                 echo.stop()
                 gateway.stop()
+                if least is not None:
+                    least.stop()
         report.facts["two_worker_ratio"] = (
             unary_rps[2] / unary_rps[1] if unary_rps.get(1) else float("nan")
         )
@@ -781,7 +812,10 @@ def render(report: Report) -> str:
         f" Start to SERVING {f.get('start_to_serving_s', 0):.2f} s;"
         f" idle RSS {f.get('idle_rss_mb', 0):.0f} MB.",
         f"Chat unary x1 against the echo on uvloop (information, not a target):"
-        f" {f.get('gateway_chat_rps_x1', 0) / max(1.0, f.get('echo_uvloop_rps_x1', 0)):.2f}.",
+        f" {f.get('gateway_chat_rps_x1', 0) / max(1.0, f.get('echo_uvloop_rps_x1', 0)):.2f}."
+        f" The least Chat handler (the wire work alone, no features) against the floor:"
+        f" {f.get('least_chat_rps_x1', 0) / max(1.0, f.get('echo_rps_x1', 0)):.2f};"
+        f" the gateway against it: {f.get('gateway_chat_rps_x1', 0) / max(1.0, f.get('least_chat_rps_x1', 0)):.2f}.",
         f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}); h2load shares"
         " the cores with the servers, so multi-worker figures are bounded by the load generator too."
         " Parallel efficiency (`bench/perf/machine.py`: CPU-bound work on every core at once"

@@ -34,6 +34,7 @@ def test_bench_smoke_runs_every_measurement(tmp_path: Path) -> None:
         "floor: grpcio echo x1",
         "echo x1 on uvloop",
         "gateway Chat x1",
+        "least Chat handler x1",
         "gateway StreamChat x1",
         "gateway Embed x1",
         "gateway Chat x2",
@@ -42,6 +43,8 @@ def test_bench_smoke_runs_every_measurement(tmp_path: Path) -> None:
     assert all(row["rps"] > 0 for row in report["rows"])
     chat = next(row for row in report["rows"] if row["name"] == "gateway Chat x1")
     assert chat["note"].startswith("median of 2 alternating rounds"), chat
+    least = next(row for row in report["rows"] if row["name"].startswith("least Chat handler"))
+    assert least["note"].startswith("median of 2 alternating rounds"), least
     # Every stream of the concurrency check arrived whole and in order (correctness, not speed).
     facts = report["facts"]
     assert facts["concurrent_streams_complete"] == facts["concurrent_streams"]
