@@ -62,6 +62,32 @@ class ScrubbingFormatter(logging.Formatter):
         return scrub(super().format(record))
 
 
+# grpc's aio server logs this at ERROR, with a traceback, when a reply message could not be sent
+# because the call had already ended: the caller cancelled a stream (or left, or its deadline
+# passed) and grpc's core refused the write before the cancellation reached the event loop.
+# Nothing failed on the gateway's side, and a caller can cause it at will, so it is one INFO line.
+_GRPC_SEND_RACE = "ExecuteBatchError raised in core by servicer method"
+
+
+class CallerGoneFilter(logging.Filter):
+    """Turns grpc's log of a reply sent to a call its caller had already ended into INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite that record in place (dropped when INFO is below the logger's level)."""
+        if isinstance(record.msg, str) and record.msg.startswith(_GRPC_SEND_RACE):
+            method = record.msg[len(_GRPC_SEND_RACE) :].strip()
+            record.msg = (
+                "the call ended (cancelled, its deadline passed or its connection closed)"
+                " while a reply message was being sent: %s"
+            )
+            record.args = (method,)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+            # The level was checked at ERROR; at INFO it must pass the logger's level again.
+            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+        return True
+
+
 def setup_logging(level: str, fmt: str) -> None:
     """Route all logging to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
@@ -74,3 +100,6 @@ def setup_logging(level: str, fmt: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    grpc_log = logging.getLogger("grpc._cython.cygrpc")
+    if not any(isinstance(f, CallerGoneFilter) for f in grpc_log.filters):
+        grpc_log.addFilter(CallerGoneFilter())
