@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -246,6 +247,8 @@ class Settings:
     rounds: int = 1
     # Seconds of CPU-bound work per process in the machine's parallel-efficiency probe.
     cpu_probe_seconds: float = 1.0
+    # Starts of a one-worker gateway timed to SERVING; the target takes their median.
+    start_samples: int = 5
 
 
 FULL = Settings(
@@ -268,6 +271,7 @@ SMOKE = Settings(
     ttfc_samples=10,
     rounds=2,
     cpu_probe_seconds=0.05,
+    start_samples=2,
 )
 
 
@@ -469,8 +473,10 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
             try:
                 time.sleep(0.3)
                 if n == 1:
-                    report.facts["start_to_serving_s"] = gateway.start_seconds
                     report.facts["idle_rss_mb"] = procstat.rss_mb(gateway.pids())
+                    starts = [gateway.start_seconds, *_more_starts(upstream, key_json, s)]
+                    report.facts["start_to_serving_all_s"] = [round(t, 2) for t in starts]
+                    report.facts["start_to_serving_s"] = statistics.median(starts)
                 floor_runs: list[Run] = []
                 chat_runs: list[Run] = []
                 least_runs: list[Run] = []
@@ -531,6 +537,17 @@ def measure(workers: int, s: Settings, with_litellm: bool, work: Path) -> Report
     report.facts["parallel_efficiency_end"] = parallel_efficiency(s.cpu_probe_seconds)
     _targets(report)
     return report
+
+
+def _more_starts(upstream: Upstream, key_json: str, s: Settings) -> list[float]:
+    """Seconds from spawn to SERVING of further one-worker gateways, each stopped once serving:
+    one start is one sample of the host, and a stall of a second or more happens on this one."""
+    times = []
+    for _ in range(s.start_samples - 1):
+        gateway = start_gateway(upstream, 1, key_json)
+        times.append(gateway.start_seconds)
+        gateway.stop()
+    return times
 
 
 def _uvloop_floor(report: Report, body: bytes, s: Settings) -> None:
@@ -772,7 +789,13 @@ def _targets(report: Report) -> None:
         "ms",
     )
     target("idle RSS per worker", f.get("idle_rss_mb", float("nan")), 80, False, "MB")
-    target("start to SERVING", f.get("start_to_serving_s", float("nan")), 2.0, False, "s")
+    target(
+        f"start to SERVING (median of {len(f.get('start_to_serving_all_s', []))} starts)",
+        f.get("start_to_serving_s", float("nan")),
+        2.0,
+        False,
+        "s",
+    )
     target(
         "2 workers / 1 worker, Chat unary",
         f.get("two_worker_ratio", float("nan")),
@@ -809,7 +832,8 @@ def render(report: Report) -> str:
         f" upstream direct {f.get('ttfc_direct_p50_ms', 0):.2f}/{f.get('ttfc_direct_p99_ms', 0):.2f};"
         f" through the gateway with Python's grpc.aio client (information: its own thread"
         f" hand-offs included) p99 {f.get('ttfc_gateway_grpcio_client_p99_ms', 0):.2f}."
-        f" Start to SERVING {f.get('start_to_serving_s', 0):.2f} s;"
+        f" Start to SERVING {f.get('start_to_serving_s', 0):.2f} s (median of"
+        f" {', '.join(f'{t:.2f}' for t in f.get('start_to_serving_all_s', []))});"
         f" idle RSS {f.get('idle_rss_mb', 0):.0f} MB.",
         f"Chat unary x1 against the echo on uvloop (information, not a target):"
         f" {f.get('gateway_chat_rps_x1', 0) / max(1.0, f.get('echo_uvloop_rps_x1', 0)):.2f}."
