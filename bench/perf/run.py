@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -285,8 +285,16 @@ class Report:
     targets: list[dict[str, Any]] = field(default_factory=list)
 
 
+class Measured(Protocol):
+    """What saturate needs of a server: its processes, for CPU and RSS."""
+
+    def pids(self) -> list[int]:
+        """The process and its workers."""
+        ...
+
+
 def saturate(
-    server: Server | None,
+    server: Measured | None,
     url: str,
     body: bytes | None,
     s: Settings,
