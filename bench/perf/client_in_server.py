@@ -37,7 +37,7 @@ from vertex_gateway.v1 import chat_pb2, common_pb2
 from bench.perf import run as harness
 from bench.perf.echo_server import run_on, serve_unary
 from bench.perf.load import grpc_frame
-from bench.perf.upstream import MODEL, start_upstream
+from bench.perf.upstream import start_upstream
 
 MODES = ("echo", "aiohttp", "http1", "raw", "least", "gateway")
 HEADERS = {"content-type": "application/json", "authorization": "Bearer bench"}
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     body = grpc_frame(harness.chat_request())
     with tempfile.TemporaryDirectory() as tmp:
         upstream = start_upstream(Path(tmp), harness.free_port(), harness.free_port())
-        url = f"{upstream.base_url}/v1/projects/bench/locations/us-central1/publishers/google/models/{MODEL}:generateContent"
+        url = f"{upstream.base_url}{harness.MODEL_PATH}:generateContent"
         try:
             print("| run | mode | req/s | CPU ms/req |\n| --- | --- | ---: | ---: |")
             for rep in range(args.reps):

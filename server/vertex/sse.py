@@ -62,8 +62,6 @@ class SseDecoder:
         start = 0
         scan_from = self._scanned
         self._scanned = 0
-        # Bytes at the head of _buf whose lines were consumed (dropped on the next call).
-        self._consumed = 0
         # The next CR at or after the scan position; -1 when there is none to the end, so a
         # body without CRs (Vertex sends LF) is searched for one once per chunk, not per line.
         cr = -2
